@@ -1,0 +1,38 @@
+# Two commands for learners:  `make lab` (open the course)  and  `make test` (prove it works).
+# Both create .venv with python3 if it is missing and install the course into it;
+# the set-up is redone only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.course-installed
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+
+.PHONY: setup lab test unit execute clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	@touch $@
+
+lab: setup
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks
+
+test: setup
+	$(BIN)/python -m pytest
+
+unit: setup
+	$(BIN)/python -m pytest tests
+
+# Re-run every notebook in place, each in a fresh kernel, to refresh the committed outputs.
+execute: setup
+	@for notebook in $(NOTEBOOKS); do \
+		echo "executing $$notebook"; \
+		$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+			--ExecutePreprocessor.timeout=900 --ExecutePreprocessor.kernel_name=python3 "$$notebook" || exit 1; \
+	done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,14 @@
+"""Automatic checks for the exercises, and the numerical tools behind them.
+
+Each ``check_<name>(learner_function)`` prints one verdict line and returns
+True or False; it never raises on an unfinished or wrong answer. The
+reference answers live in the topic modules of ``course_utils``.
+"""
+
+from course_utils.checks.core import gradient_check, numerical_gradient, rel_error, run_check
+from course_utils.checks.data_basics import check_class_counts, check_nearest_mean_predict
+
+__all__ = [
+    "rel_error", "numerical_gradient", "gradient_check", "run_check",
+    "check_class_counts", "check_nearest_mean_predict",
+]

@@ -1,0 +1,128 @@
+"""The machinery behind every exercise check: relative error, numerical gradients, one-line verdicts.
+
+A check calls the learner's function on a few cases, compares with the
+reference within a stated tolerance and prints one line:
+
+    ✅ passed ...        the answer matches
+    ⏳ not written yet   the stub still returns None or raises NotImplementedError
+    ❌ ...               what went wrong, on which input, and a hint
+
+It returns True or False and never raises on an unfinished or wrong answer,
+so a notebook always runs top to bottom.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+PASS, TODO, FAIL = "✅", "⏳", "❌"
+
+
+def _to_numpy(value) -> np.ndarray:
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=np.float64)
+
+
+def rel_error(actual, expected) -> float:
+    """Largest elementwise relative error ``|a - e| / max(1e-8, |a| + |e|)``, as in cs231n.
+
+    About 1e-7 or less: the two agree to float64 rounding; 1e-2 or more: something is wrong.
+    Shapes must match exactly (no broadcasting hides a wrong shape).
+    """
+    actual, expected = _to_numpy(actual), _to_numpy(expected)
+    if actual.shape != expected.shape:
+        raise ValueError(f"shapes differ: {actual.shape} vs {expected.shape}")
+    if actual.size == 0:
+        return 0.0
+    return float(np.max(np.abs(actual - expected) / np.maximum(1e-8, np.abs(actual) + np.abs(expected))))
+
+
+def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    """Gradient of the scalar function ``f`` at ``x`` by central differences, ``(f(x+h) - f(x-h)) / 2h``.
+
+    ``x`` must be a float array; each entry is nudged in place and restored,
+    so ``f`` may close over ``x`` (the way a network closes over its weights).
+    """
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        raise TypeError("x must be a numpy float array (use dtype=np.float64 for a precise check)")
+    gradient = np.zeros_like(x, dtype=np.float64)
+    for index in np.ndindex(x.shape):
+        original = x[index]
+        x[index] = original + h
+        above = float(f(x))
+        x[index] = original - h
+        below = float(f(x))
+        x[index] = original
+        gradient[index] = (above - below) / (2 * h)
+    return gradient
+
+
+def gradient_check(f: Callable[[np.ndarray], float], x: np.ndarray, analytic_gradient, *, name: str = "gradient",
+                   h: float = 1e-5, tolerance: float = 1e-6) -> float:
+    """Compare an analytic gradient with the numerical one; print and return the relative error."""
+    numeric = numerical_gradient(f, x, h)
+    error = rel_error(analytic_gradient, numeric)
+    mark = PASS if error <= tolerance else FAIL
+    print(f"{mark} {name}: relative error {error:.1e} (tolerance {tolerance:.0e})")
+    return error
+
+
+def _describe(value, limit: int = 80) -> str:
+    text = np.array2string(value, precision=4, threshold=8) if isinstance(value, np.ndarray) else repr(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _compare(got, expected, tolerance: float) -> tuple[bool, str, float]:
+    """(ok, reason, error) for one case."""
+    if isinstance(expected, (bool, str)) or expected is None:
+        return got == expected, f"expected {_describe(expected)}, got {_describe(got)}", 0.0
+    try:
+        got_array = _to_numpy(got)
+    except (TypeError, ValueError):
+        return False, f"expected a number or array like {_describe(expected)}, got {type(got).__name__}", float("inf")
+    expected_array = _to_numpy(expected)
+    if got_array.shape != expected_array.shape:
+        return False, f"expected shape {expected_array.shape}, got shape {got_array.shape}", float("inf")
+    if not np.all(np.isfinite(got_array)) and np.all(np.isfinite(expected_array)):
+        return False, "the answer contains nan or inf", float("inf")
+    error = rel_error(got_array, expected_array)
+    if error > tolerance:
+        return False, f"expected {_describe(expected_array)}, got {_describe(got_array)} (relative error {error:.1e})", error
+    return True, "", error
+
+
+def run_check(name: str, learner_function: Callable, cases: Sequence[tuple[tuple, Any]], *,
+              tolerance: float = 1e-6, hint: str = "", describe_inputs: bool = True) -> bool:
+    """Call ``learner_function(*args)`` for each ``(args, expected)`` case and print one verdict line.
+
+    Numbers and arrays pass when ``rel_error`` is at most ``tolerance``;
+    booleans and strings must be equal. Returns True when every case passes.
+    """
+    if not callable(learner_function):
+        print(f"{FAIL} {name}: expected a function, got {type(learner_function).__name__}. Pass the function itself, without ().")
+        return False
+    worst = 0.0
+    for number, (args, expected) in enumerate(cases, start=1):
+        try:
+            got = learner_function(*args)
+        except NotImplementedError:
+            print(f"{TODO} {name}: not written yet (it raises NotImplementedError). {hint}".rstrip())
+            return False
+        except Exception as error:  # the learner's code failed: report, never raise
+            print(f"{FAIL} {name}: case {number} raised {type(error).__name__}: {error}. {hint}".rstrip())
+            return False
+        if got is None and expected is not None:
+            print(f"{TODO} {name}: not written yet (it returns None). {hint}".rstrip())
+            return False
+        ok, reason, error = _compare(got, expected, tolerance)
+        if not ok:
+            inputs = f" for input {_describe(args if len(args) != 1 else args[0])}" if describe_inputs else ""
+            print(f"{FAIL} {name}: case {number} of {len(cases)}{inputs}: {reason}. {hint}".rstrip())
+            return False
+        worst = max(worst, error)
+    print(f"{PASS} {name}: passed {len(cases)} cases (worst relative error {worst:.1e}, tolerance {tolerance:.0e}).")
+    return True

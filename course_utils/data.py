@@ -1,0 +1,231 @@
+"""MNIST, offline by default, and fast mini-batches from tensors.
+
+The course ships 10,000 real MNIST digits in ``data/mnist_10k.npz`` (8,000
+training and 2,000 test images), so it never needs the internet. The full
+60,000 + 10,000 MNIST is an opt-in::
+
+    data.load_mnist()                          # bundled 8k + 2k, under a second
+    data.load_mnist("full", download=True)     # full MNIST through torchvision
+
+Images are ``uint8`` arrays of shape (N, 28, 28) with values 0..255 (0 is
+black background, 255 the darkest ink), labels ``uint8`` arrays of shape (N,)
+with values 0..9.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+BUNDLED_FILE = "mnist_10k.npz"
+BUNDLED_SHA256 = "6fb8555b04f93d4550a3427f4c65209eafbaa428cf35c9ba2f005899f5b60109"
+BUNDLED_BYTES = 1_650_882
+BUNDLED_ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
+DATA_DIR_VARIABLE = "COURSE_DATA_DIR"
+
+# Mean and standard deviation of a pixel scaled to 0..1: the classic figures of
+# the full 60k training set (the bundled 8k training images give 0.1307 and 0.3082).
+PIXEL_MEAN = 0.1307
+PIXEL_STD = 0.3081
+NUM_CLASSES = 10
+
+
+class DataError(RuntimeError):
+    """A data file is missing, damaged or cannot be fetched. The message says what to do."""
+
+
+@dataclass(frozen=True)
+class MnistSplits:
+    """Training and test images (N, 28, 28) uint8 with their labels (N,) uint8."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    source: str
+
+    def __repr__(self) -> str:
+        return (
+            f"MnistSplits(source={self.source!r}, train={len(self.train_labels):,} images, "
+            f"test={len(self.test_labels):,} images, image shape {self.train_images.shape[1:]}, "
+            f"dtype {self.train_images.dtype})"
+        )
+
+
+def data_dir() -> Path:
+    """The folder holding the bundled data: ``$COURSE_DATA_DIR`` or the repository's ``data/``."""
+    override = os.environ.get(DATA_DIR_VARIABLE)
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[1] / "data"
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verify_bundled(path: Path) -> None:
+    fix = "restore it with `git checkout -- data/` (or clone the course again)"
+    if not path.is_file():
+        raise DataError(f"{path} is missing: {fix}.")
+    size = path.stat().st_size
+    if size != BUNDLED_BYTES:
+        raise DataError(f"{path} is truncated or incomplete ({size:,} of {BUNDLED_BYTES:,} bytes): {fix}.")
+    actual = sha256_of(path)
+    if actual != BUNDLED_SHA256:
+        raise DataError(f"{path} has been modified (SHA-256 {actual[:12]}…, expected {BUNDLED_SHA256[:12]}…): {fix}.")
+
+
+def _load_bundled(folder: Path | None) -> MnistSplits:
+    path = Path(folder or data_dir()) / BUNDLED_FILE
+    _verify_bundled(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in BUNDLED_ARRAYS}
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
+        raise DataError(f"{path} cannot be read ({error}): restore it with `git checkout -- data/`.") from error
+    return MnistSplits(**arrays, source="bundled")
+
+
+def _torchvision_dataset(root: Path, train: bool, download: bool):
+    from torchvision.datasets import MNIST
+
+    if not download:
+        try:
+            return MNIST(str(root), train=train, download=False)
+        except RuntimeError as error:
+            raise DataError(
+                f"full MNIST not found under {root / 'MNIST' / 'raw'}: call load_mnist('full', download=True) "
+                f"when online, or copy the four IDX files (train-images-idx3-ubyte, …) there; "
+                f"or use the bundled set with load_mnist()."
+            ) from error
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(10)  # offline, fail within seconds instead of hanging
+    try:
+        return MNIST(str(root), train=train, download=True)
+    except Exception as error:  # torchvision raises several kinds when every mirror fails
+        raise DataError(
+            f"could not download full MNIST into {root} ({type(error).__name__}: {error}); "
+            f"you seem to be offline: copy the IDX files into {root / 'MNIST' / 'raw'} or use load_mnist()."
+        ) from error
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
+
+
+def _load_full(root: Path | None, download: bool) -> MnistSplits:
+    root = Path(root or data_dir() / "full")
+    train = _torchvision_dataset(root, train=True, download=download)
+    test = _torchvision_dataset(root, train=False, download=download)
+    return MnistSplits(
+        train_images=train.data.numpy().astype(np.uint8),
+        train_labels=train.targets.numpy().astype(np.uint8),
+        test_images=test.data.numpy().astype(np.uint8),
+        test_labels=test.targets.numpy().astype(np.uint8),
+        source="full",
+    )
+
+
+def load_mnist(source: str = "bundled", *, root: str | Path | None = None, download: bool = False) -> MnistSplits:
+    """Load MNIST as numpy arrays.
+
+    source="bundled" (default): the 8,000 + 2,000 digits shipped in ``data/``,
+    checked against their SHA-256; works offline, takes well under a second.
+    source="full": the 60,000 + 10,000 digits through torchvision, read from
+    ``root/MNIST/raw`` (default ``data/full``); with ``download=True`` they are
+    fetched first if missing (needs the internet once).
+
+    Raises ``DataError`` with a one-line fix when a file is missing or damaged.
+    """
+    if source == "bundled":
+        return _load_bundled(Path(root) if root else None)
+    if source == "full":
+        return _load_full(Path(root) if root else None, download)
+    raise ValueError(f"source must be 'bundled' or 'full', got {source!r}")
+
+
+def train_val_split(images: np.ndarray, labels: np.ndarray, val_fraction: float = 0.1, seed: int = 0):
+    """Split off a stratified validation set: each digit keeps its share in both parts.
+
+    Returns ``(train_images, train_labels, val_images, val_labels)``. Tune on
+    the validation part; keep the test split for the final, single check.
+    """
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+    rng = np.random.default_rng(seed)
+    val_index = []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        val_index.append(members[: int(round(len(members) * val_fraction))])
+    val_mask = np.zeros(len(labels), dtype=bool)
+    val_mask[np.concatenate(val_index)] = True
+    return images[~val_mask], labels[~val_mask], images[val_mask], labels[val_mask]
+
+
+def to_tensors(images: np.ndarray, labels: np.ndarray, device: torch.device | str = "cpu", *, normalize: bool = True, flatten: bool = False):
+    """Turn uint8 images and labels into float32 and int64 tensors on ``device``.
+
+    Pixels are scaled to 0..1, then, with ``normalize=True``, shifted and
+    scaled to mean 0 and standard deviation 1 (using ``PIXEL_MEAN`` and
+    ``PIXEL_STD``). Images come back as (N, 1, 28, 28), or (N, 784) with
+    ``flatten=True``; labels as (N,).
+    """
+    images = np.asarray(images)
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"images must have shape (N, 28, 28), got {images.shape}")
+    if images.dtype != np.uint8:
+        raise ValueError(f"images must be uint8 (0..255), got {images.dtype}; pass the arrays from load_mnist()")
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    x = torch.from_numpy(images).to(device=device, dtype=torch.float32).div_(255.0)
+    if normalize:
+        x = x.sub_(PIXEL_MEAN).div_(PIXEL_STD)
+    x = x.reshape(len(x), -1) if flatten else x.unsqueeze(1)
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.int64, device=device)
+    return x, y
+
+
+class Batches:
+    """Mini-batches drawn from tensors already on the device.
+
+    Each pass (epoch) reshuffles with its own seeded ``torch.Generator``, so
+    the order is the same on every run but differs from epoch to epoch. No
+    per-image Python work: indexing a tensor is the whole cost.
+
+    >>> for x_batch, y_batch in Batches(x, y, batch_size=32): ...
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int = 64, *, shuffle: bool = True, seed: int = 0):
+        if len(x) != len(y):
+            raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+        self.generator = torch.Generator()
+        self.generator.manual_seed(seed)
+
+    def __len__(self) -> int:
+        return (len(self.x) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if self.shuffle:
+            order = torch.randperm(len(self.x), generator=self.generator).to(self.x.device)
+            x, y = self.x[order], self.y[order]
+        else:
+            x, y = self.x, self.y
+        for start in range(0, len(x), self.batch_size):
+            yield x[start : start + self.batch_size], y[start : start + self.batch_size]
