@@ -71,7 +71,14 @@ def gradient_check(f: Callable[[np.ndarray], float], x: np.ndarray, analytic_gra
 
 
 def _describe(value, limit: int = 80) -> str:
-    text = np.array2string(value, precision=4, threshold=8) if isinstance(value, np.ndarray) else repr(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, float):
+        text = f"{value:.6g}"
+    elif isinstance(value, np.ndarray):
+        text = np.array2string(value, precision=4, threshold=8)
+    else:
+        text = repr(value)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

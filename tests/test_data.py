@@ -1,0 +1,186 @@
+"""course_utils.data: the bundled MNIST, its integrity checks, the full-MNIST path, batches."""
+
+import shutil
+import socket
+import struct
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import data
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return data.load_mnist()
+
+
+def test_bundled_shapes_dtypes_and_counts(splits):
+    assert splits.train_images.shape == (8000, 28, 28) and splits.test_images.shape == (2000, 28, 28)
+    assert splits.train_images.dtype == np.uint8 and splits.train_labels.dtype == np.uint8
+    assert splits.train_labels.shape == (8000,) and splits.test_labels.shape == (2000,)
+    total = np.bincount(splits.train_labels, minlength=10) + np.bincount(splits.test_labels, minlength=10)
+    assert total.tolist() == [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]
+    assert splits.train_images.max() == 255 and splits.train_images.min() == 0
+    assert splits.source == "bundled"
+
+
+def test_split_is_stratified(splits):
+    train_share = np.bincount(splits.train_labels) / 8000
+    test_share = np.bincount(splits.test_labels) / 2000
+    assert np.abs(train_share - test_share).max() < 0.002
+
+
+def test_load_is_fast():
+    started = time.perf_counter()
+    data.load_mnist()
+    assert time.perf_counter() - started < 1.0
+
+
+def test_pixel_statistics_match_constants(splits):
+    pixels = splits.train_images / 255.0
+    assert abs(pixels.mean() - data.PIXEL_MEAN) < 1e-3
+    assert abs(pixels.std() - data.PIXEL_STD) < 1e-3
+
+
+def test_never_allows_pickle():
+    source = open(data.__file__).read()
+    assert "allow_pickle=True" not in source
+
+
+@pytest.fixture
+def data_copy(tmp_path):
+    shutil.copy(data.data_dir() / data.BUNDLED_FILE, tmp_path / data.BUNDLED_FILE)
+    return tmp_path
+
+
+def test_missing_file_error_names_file_and_fix(tmp_path):
+    with pytest.raises(data.DataError, match=r"mnist_10k\.npz is missing: restore it with `git checkout -- data/`") as info:
+        data.load_mnist(root=tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_truncated_file_error(data_copy):
+    path = data_copy / data.BUNDLED_FILE
+    path.write_bytes(path.read_bytes()[:100_000])
+    with pytest.raises(data.DataError, match=r"mnist_10k\.npz is truncated .*100,000 of 1,650,882 bytes.*git checkout"):
+        data.load_mnist(root=data_copy)
+
+
+def test_tampered_file_error(data_copy):
+    path = data_copy / data.BUNDLED_FILE
+    content = bytearray(path.read_bytes())
+    content[500_000] ^= 0xFF
+    path.write_bytes(bytes(content))
+    with pytest.raises(data.DataError, match=r"mnist_10k\.npz has been modified \(SHA-256 .*git checkout"):
+        data.load_mnist(root=data_copy)
+
+
+def test_data_dir_environment_override(data_copy, monkeypatch):
+    monkeypatch.setenv(data.DATA_DIR_VARIABLE, str(data_copy))
+    assert data.data_dir() == data_copy
+    assert len(data.load_mnist().train_labels) == 8000
+
+
+def test_unknown_source():
+    with pytest.raises(ValueError, match="'bundled' or 'full'"):
+        data.load_mnist("cifar")
+
+
+def _write_idx(folder, prefix, images, labels):
+    """Write IDX files the way yann.lecun.com ships them (big-endian header, then raw bytes)."""
+    with open(folder / f"{prefix}-images-idx3-ubyte", "wb") as handle:
+        handle.write(struct.pack(">IIII", 0x00000803, len(images), 28, 28) + images.tobytes())
+    with open(folder / f"{prefix}-labels-idx1-ubyte", "wb") as handle:
+        handle.write(struct.pack(">II", 0x00000801, len(labels)) + labels.tobytes())
+
+
+def test_full_path_reads_torchvision_layout_offline(splits, tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    _write_idx(raw, "train", splits.train_images, splits.train_labels)
+    _write_idx(raw, "t10k", splits.test_images, splits.test_labels)
+    full = data.load_mnist("full", root=tmp_path)
+    assert full.source == "full"
+    np.testing.assert_array_equal(full.train_images, splits.train_images)
+    np.testing.assert_array_equal(full.test_labels, splits.test_labels)
+    assert full.train_images.dtype == np.uint8
+
+
+def test_full_path_missing_files_fails_fast_with_fix(tmp_path):
+    started = time.perf_counter()
+    with pytest.raises(data.DataError, match=r"full MNIST not found under .*download=True.*load_mnist\(\)"):
+        data.load_mnist("full", root=tmp_path)
+    assert time.perf_counter() - started < 5
+
+
+def test_full_download_offline_fails_within_seconds(tmp_path, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise OSError("network is unreachable (simulated)")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    started = time.perf_counter()
+    with pytest.raises(data.DataError, match="could not download full MNIST.*offline"):
+        data.load_mnist("full", root=tmp_path, download=True)
+    assert time.perf_counter() - started < 30
+
+
+def test_train_val_split_is_stratified_and_disjoint(splits):
+    train_images, train_labels, val_images, val_labels = data.train_val_split(splits.train_images, splits.train_labels, 0.1, seed=3)
+    assert len(train_labels) + len(val_labels) == 8000
+    assert abs(len(val_labels) - 800) <= 10
+    assert np.abs(np.bincount(val_labels) / len(val_labels) - np.bincount(splits.train_labels) / 8000).max() < 0.003
+    assert train_images.shape[1:] == (28, 28) and len(val_images) == len(val_labels)
+    again = data.train_val_split(splits.train_images, splits.train_labels, 0.1, seed=3)
+    np.testing.assert_array_equal(again[3], val_labels)
+
+
+@pytest.mark.parametrize("fraction", [0, 1, -0.5, 1.5])
+def test_train_val_split_rejects_bad_fraction(splits, fraction):
+    with pytest.raises(ValueError, match="val_fraction"):
+        data.train_val_split(splits.train_images, splits.train_labels, fraction)
+
+
+def test_to_tensors_shapes_and_normalisation(splits):
+    x, y = data.to_tensors(splits.train_images, splits.train_labels)
+    assert x.shape == (8000, 1, 28, 28) and x.dtype == torch.float32
+    assert y.shape == (8000,) and y.dtype == torch.int64
+    assert abs(x.mean().item()) < 0.01 and abs(x.std().item() - 1) < 0.01
+    flat, _ = data.to_tensors(splits.test_images, splits.test_labels, flatten=True, normalize=False)
+    assert flat.shape == (2000, 784) and 0 <= flat.min() and flat.max() <= 1
+
+
+def test_to_tensors_rejects_bad_input(splits):
+    with pytest.raises(ValueError, match="uint8"):
+        data.to_tensors(splits.train_images.astype(np.float32) / 255, splits.train_labels)
+    with pytest.raises(ValueError, match=r"\(N, 28, 28\)"):
+        data.to_tensors(splits.train_images.reshape(8000, 784), splits.train_labels)
+    with pytest.raises(ValueError, match="labels"):
+        data.to_tensors(splits.train_images, splits.train_labels[:10])
+
+
+def test_batches_cover_everything_and_reshuffle():
+    x = torch.arange(100).float().unsqueeze(1)
+    y = torch.arange(100)
+    batches = data.Batches(x, y, batch_size=32, seed=1)
+    assert len(batches) == 4
+    first = torch.cat([labels for _, labels in batches])
+    second = torch.cat([labels for _, labels in batches])
+    assert sorted(first.tolist()) == list(range(100)) and sorted(second.tolist()) == list(range(100))
+    assert not torch.equal(first, second), "each epoch must be reshuffled"
+    for inputs, labels in batches:
+        assert torch.equal(inputs[:, 0].long(), labels), "inputs and labels must stay paired"
+    replay = data.Batches(x, y, batch_size=32, seed=1)
+    assert torch.equal(torch.cat([labels for _, labels in replay]), first), "same seed, same order"
+    ordered = torch.cat([labels for _, labels in data.Batches(x, y, batch_size=32, shuffle=False)])
+    assert torch.equal(ordered, y)
+
+
+def test_batches_reject_bad_input():
+    with pytest.raises(ValueError, match="batch_size"):
+        data.Batches(torch.zeros(4, 1), torch.zeros(4), batch_size=0)
+    with pytest.raises(ValueError, match="rows"):
+        data.Batches(torch.zeros(4, 1), torch.zeros(3))

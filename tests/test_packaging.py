@@ -1,0 +1,41 @@
+"""The two ways to install (pip and conda) must ask for the same packages."""
+
+import pathlib
+import re
+import tomllib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _pyproject_names() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = list(project["dependencies"])
+    for extra in project.get("optional-dependencies", {}).values():
+        requirements += extra
+    return {_name(requirement) for requirement in requirements}
+
+
+def _environment_names() -> set[str]:
+    names = set()
+    text = (ROOT / "environment.yml").read_text()
+    for line in text[text.index("dependencies:"):].splitlines():
+        match = re.match(r"^\s+- (?!-e )([A-Za-z0-9_.\-]+)", line.split("#")[0])
+        if match and match.group(1) not in {"pip", "python"}:
+            names.add(_name(match.group(1)))
+    return names
+
+
+def test_environment_yml_and_pyproject_name_the_same_packages():
+    assert _environment_names() == _pyproject_names()
+
+
+def test_environment_yml_installs_the_course_itself():
+    assert "- -e ." in (ROOT / "environment.yml").read_text()
+
+
+def test_ci_runs_the_learners_test_command():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
