@@ -73,3 +73,11 @@ def test_every_exported_check_has_a_unit_test():
     test_sources = "\n".join(path.read_text() for path in pathlib.Path(__file__).parent.glob("test_*.py"))
     untested = [name for name in checks.__all__ if name.startswith("check_") and f"checks.{name}(" not in test_sources]
     assert not untested, f"checks without a unit test: {untested}"
+
+
+def test_verdict_is_truthy_and_silent_in_jupyter():
+    from course_utils.checks.core import Verdict
+
+    assert Verdict(True) and not Verdict(False)
+    assert Verdict(True) == True and Verdict(False) == False  # noqa: E712
+    assert Verdict(True)._ipython_display_() is None

@@ -20,6 +20,28 @@ import numpy as np
 PASS, TODO, FAIL = "✅", "⏳", "❌"
 
 
+class Verdict:
+    """The outcome of a check: true when it passed. Prints nothing in Jupyter, since the check already did."""
+
+    def __init__(self, passed: bool):
+        self.passed = bool(passed)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __eq__(self, other) -> bool:
+        return self.passed == bool(other)
+
+    def __hash__(self) -> int:
+        return hash(self.passed)
+
+    def __repr__(self) -> str:
+        return f"Verdict(passed={self.passed})"
+
+    def _ipython_display_(self) -> None:
+        """Show nothing as a cell's value: the verdict line was printed already."""
+
+
 def _to_numpy(value) -> np.ndarray:
     if hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
@@ -103,33 +125,33 @@ def _compare(got, expected, tolerance: float) -> tuple[bool, str, float]:
 
 
 def run_check(name: str, learner_function: Callable, cases: Sequence[tuple[tuple, Any]], *,
-              tolerance: float = 1e-6, hint: str = "", describe_inputs: bool = True) -> bool:
+              tolerance: float = 1e-6, hint: str = "", describe_inputs: bool = True) -> Verdict:
     """Call ``learner_function(*args)`` for each ``(args, expected)`` case and print one verdict line.
 
     Numbers and arrays pass when ``rel_error`` is at most ``tolerance``;
-    booleans and strings must be equal. Returns True when every case passes.
+    booleans and strings must be equal. Returns a ``Verdict``, true when every case passes.
     """
     if not callable(learner_function):
         print(f"{FAIL} {name}: expected a function, got {type(learner_function).__name__}. Pass the function itself, without ().")
-        return False
+        return Verdict(False)
     worst = 0.0
     for number, (args, expected) in enumerate(cases, start=1):
         try:
             got = learner_function(*args)
         except NotImplementedError:
             print(f"{TODO} {name}: not written yet (it raises NotImplementedError). {hint}".rstrip())
-            return False
+            return Verdict(False)
         except Exception as error:  # the learner's code failed: report, never raise
             print(f"{FAIL} {name}: case {number} raised {type(error).__name__}: {error}. {hint}".rstrip())
-            return False
+            return Verdict(False)
         if got is None and expected is not None:
             print(f"{TODO} {name}: not written yet (it returns None). {hint}".rstrip())
-            return False
+            return Verdict(False)
         ok, reason, error = _compare(got, expected, tolerance)
         if not ok:
             inputs = f" for input {_describe(args if len(args) != 1 else args[0])}" if describe_inputs else ""
             print(f"{FAIL} {name}: case {number} of {len(cases)}{inputs}: {reason}. {hint}".rstrip())
-            return False
+            return Verdict(False)
         worst = max(worst, error)
     print(f"{PASS} {name}: passed {len(cases)} cases (worst relative error {worst:.1e}, tolerance {tolerance:.0e}).")
-    return True
+    return Verdict(True)
