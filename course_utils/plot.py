@@ -6,6 +6,7 @@ training); in tests it can be inspected and closed.
 
 from __future__ import annotations
 
+import time
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -85,33 +86,57 @@ def _in_notebook() -> bool:
 
 
 class LivePlot:
-    """Training curves that redraw after every epoch in Jupyter.
+    """Training curves that redraw while a model trains in Jupyter.
 
-    Outside a notebook (a script, a test) ``update`` only records; ``close``
-    returns the final static Figure in both cases.
+    Redrawing costs about a tenth of a second, more than an epoch of a small
+    model, so the figure is redrawn at most once every ``min_interval``
+    seconds, and once more by ``close`` so the final state is always shown.
+    Outside a notebook (a script, a test) nothing is drawn until ``close``,
+    which returns the final static Figure in both cases.
     """
 
-    def __init__(self, title: str = "Training (live)"):
+    def __init__(self, title: str = "Training (live)", *, min_interval: float = 1.0):
         self.title = title
+        self.min_interval = min_interval
         self.live = _in_notebook()
-        self.fig, (self.loss_axis, self.accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.6))
+        self.fig = None
         self.handle = None
+        self._history = None
+        self._drawn_epochs = -1
+        self._last_draw = -float("inf")
         if self.live:
             from IPython.display import display
 
+            self._new_figure()
             self.handle = display(self.fig, display_id=True)
 
-    def update(self, history) -> None:
+    def _new_figure(self) -> None:
+        self.fig, (self.loss_axis, self.accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+
+    def _draw(self) -> None:
+        if self.fig is None:
+            self._new_figure()
         self.loss_axis.clear()
         self.accuracy_axis.clear()
-        _draw_curves(self.loss_axis, self.accuracy_axis, history)
+        _draw_curves(self.loss_axis, self.accuracy_axis, self._history)
         self.fig.suptitle(self.title)
-        self.fig.tight_layout()
         if self.handle is not None:
             self.handle.update(self.fig)
+        self._drawn_epochs = len(self._history.train_loss)
+        self._last_draw = time.perf_counter()
+
+    def update(self, history) -> None:
+        """Record the latest history; redraw if live and ``min_interval`` has passed since the last drawing."""
+        self._history = history
+        if self.live and time.perf_counter() - self._last_draw >= self.min_interval:
+            self._draw()
 
     def close(self):
-        """Stop updating; the figure stays on screen in a notebook. Returns the Figure."""
+        """Draw the final state if it is not shown yet and stop updating. Returns the Figure."""
+        if self._history is not None and self._drawn_epochs != len(self._history.train_loss):
+            self._draw()
+        if self.fig is None:
+            self._new_figure()
         plt.close(self.fig)  # stop the inline backend from drawing it a second time
         return self.fig
 

@@ -141,3 +141,20 @@ def test_confusion_matrix_plot():
     plt.close(fig)
     with pytest.raises(ValueError, match="square"):
         plot.confusion_matrix(np.zeros((2, 3)))
+
+
+def test_live_plot_redraws_at_most_once_per_interval_and_finally_on_close(monkeypatch):
+    monkeypatch.setattr(plot, "_in_notebook", lambda: True)
+    _, history = _fit_once(num_epochs=3)
+    live = plot.LivePlot(min_interval=1e9)
+    assert live.live and live.handle is not None
+    draws = []
+    original_draw = live._draw
+    monkeypatch.setattr(live, "_draw", lambda: (draws.append(len(live._history.train_loss)), original_draw()))
+    for epochs in range(1, 4):
+        partial = train.History(history.train_loss[:epochs], history.train_accuracy[:epochs])
+        live.update(partial)
+    assert draws == [1], "only the first epoch is drawn within the interval"
+    fig = live.close()
+    assert draws == [1, 3], "close draws the final state"
+    assert list(fig.axes[0].lines[0].get_ydata()) == history.train_loss
