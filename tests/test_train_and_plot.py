@@ -144,7 +144,16 @@ def test_confusion_matrix_plot():
 
 
 def test_live_plot_redraws_at_most_once_per_interval_and_finally_on_close(monkeypatch):
+    import IPython.display
+
+    class FakeHandle:
+        updates = 0
+
+        def update(self, figure):
+            FakeHandle.updates += 1
+
     monkeypatch.setattr(plot, "_in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda figure, display_id=False: FakeHandle())
     _, history = _fit_once(num_epochs=3)
     live = plot.LivePlot(min_interval=1e9)
     assert live.live and live.handle is not None
@@ -157,4 +166,5 @@ def test_live_plot_redraws_at_most_once_per_interval_and_finally_on_close(monkey
     assert draws == [1], "only the first epoch is drawn within the interval"
     fig = live.close()
     assert draws == [1, 3], "close draws the final state"
+    assert FakeHandle.updates == 2
     assert list(fig.axes[0].lines[0].get_ydata()) == history.train_loss
