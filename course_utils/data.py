@@ -229,3 +229,66 @@ class Batches:
             x, y = self.x, self.y
         for start in range(0, len(x), self.batch_size):
             yield x[start : start + self.batch_size], y[start : start + self.batch_size]
+
+
+# A blank (0) pixel after normalization: what shifted-in borders are filled with.
+BACKGROUND = (0.0 - PIXEL_MEAN) / PIXEL_STD
+
+
+def shift_images(images: torch.Tensor, down: int = 0, right: int = 0, *, fill: float = BACKGROUND) -> torch.Tensor:
+    """Move every image (N, 1, H, W) ``down`` rows and ``right`` columns (negative: up or left).
+
+    Pixels that come in from outside are ``fill`` (normalized blank paper by default).
+    """
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (N, 1, H, W), got {tuple(images.shape)}")
+    height, width = images.shape[-2:]
+    if abs(down) >= height or abs(right) >= width:
+        raise ValueError(f"shift ({down}, {right}) is as large as the image {height}×{width}")
+    shifted = torch.full_like(images, fill)
+    source_rows = slice(max(0, -down), height - max(0, down))
+    target_rows = slice(max(0, down), height - max(0, -down))
+    source_columns = slice(max(0, -right), width - max(0, right))
+    target_columns = slice(max(0, right), width - max(0, -right))
+    shifted[..., target_rows, target_columns] = images[..., source_rows, source_columns]
+    return shifted
+
+
+class RandomShift:
+    """Augmentation: move each image of a batch by its own random offset of -max_shift..max_shift pixels.
+
+    Pass an instance as ``train.fit(..., augment=RandomShift(2))``. It takes
+    (N, 1, 28, 28) or flattened (N, 784) batches and returns the same shape. A
+    digit moved by a pixel or two is still the same digit, so training on
+    moved copies teaches a model not to care exactly where the ink sits.
+    Offsets are drawn on the batch's own device from a seeded generator: runs
+    repeat, and a GPU never waits for the CPU.
+    """
+
+    def __init__(self, max_shift: int = 2, *, seed: int = 0, fill: float = BACKGROUND):
+        if not isinstance(max_shift, int) or max_shift < 0:
+            raise ValueError(f"max_shift must be a non-negative integer, got {max_shift!r}")
+        self.max_shift, self.seed, self.fill = max_shift, seed, fill
+        self.generator: torch.Generator | None = None
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        flat = images.dim() == 2
+        if flat and images.shape[1] != 28 * 28:
+            raise ValueError(f"flat images must have 784 pixels, got shape {tuple(images.shape)}")
+        grid = images.reshape(len(images), 1, 28, 28) if flat else images
+        if grid.dim() != 4:
+            raise ValueError(f"images must have shape (N, 1, H, W) or (N, 784), got {tuple(images.shape)}")
+        if self.max_shift == 0 or len(grid) == 0:
+            return images
+        if self.generator is None or self.generator.device != grid.device:
+            self.generator = torch.Generator(device=grid.device)
+            self.generator.manual_seed(self.seed)
+        count, _, height, width = grid.shape
+        pad = self.max_shift
+        padded = torch.nn.functional.pad(grid, (pad, pad, pad, pad), value=self.fill)
+        offsets = torch.randint(0, 2 * pad + 1, (2, count), generator=self.generator, device=grid.device)
+        rows = offsets[0][:, None] + torch.arange(height, device=grid.device)      # (N, H)
+        columns = offsets[1][:, None] + torch.arange(width, device=grid.device)    # (N, W)
+        batch_index = torch.arange(count, device=grid.device)[:, None, None]
+        shifted = padded[batch_index, 0, rows[:, :, None], columns[:, None, :]].unsqueeze(1)
+        return shifted.reshape(images.shape)

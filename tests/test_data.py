@@ -184,3 +184,35 @@ def test_batches_reject_bad_input():
         data.Batches(torch.zeros(4, 1), torch.zeros(4), batch_size=0)
     with pytest.raises(ValueError, match="rows"):
         data.Batches(torch.zeros(4, 1), torch.zeros(3))
+
+
+def test_shift_images_moves_ink_and_fills_background():
+    images = torch.full((1, 1, 28, 28), data.BACKGROUND)
+    images[0, 0, 10, 12] = 3.0
+    moved = data.shift_images(images, down=2, right=-3)
+    assert moved[0, 0, 12, 9] == 3.0 and (moved == 3.0).sum() == 1
+    assert moved[0, 0, :2].eq(data.BACKGROUND).all()
+    with pytest.raises(ValueError, match="as large as the image"):
+        data.shift_images(images, down=28)
+    with pytest.raises(ValueError, match=r"\(N, 1, H, W\)"):
+        data.shift_images(images[0])
+
+
+def test_random_shift_is_a_seeded_whole_pixel_shift_per_image():
+    splits = data.load_mnist()
+    images, _ = data.to_tensors(splits.test_images[:64], splits.test_labels[:64])
+    shifted = data.RandomShift(2, seed=1)(images)
+    assert shifted.shape == images.shape
+    for index in range(8):  # each result equals one of the 25 whole-pixel shifts of its image
+        candidates = [data.shift_images(images[index:index + 1], down, right)
+                      for down in range(-2, 3) for right in range(-2, 3)]
+        assert any(torch.equal(shifted[index:index + 1], candidate) for candidate in candidates)
+    assert not torch.equal(shifted, images)
+    assert torch.equal(data.RandomShift(2, seed=1)(images), shifted), "same seed, same shifts"
+    flat = images.reshape(64, 784)
+    assert torch.equal(data.RandomShift(2, seed=1)(flat), shifted.reshape(64, 784))
+    assert data.RandomShift(0)(images) is images
+    with pytest.raises(ValueError, match="non-negative integer"):
+        data.RandomShift(-1)
+    with pytest.raises(ValueError, match="784"):
+        data.RandomShift(2)(torch.zeros(3, 100))
