@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.course-installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: setup lab test unit execute clean
+.PHONY: setup lab test unit execute clean bench bench-notebooks
 
 setup: $(STAMP)
 
@@ -33,6 +33,15 @@ execute: setup
 		$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.timeout=900 --ExecutePreprocessor.kernel_name=python3 "$$notebook" || exit 1; \
 	done
+
+# Speed: one epoch of the course's MLP, CNN and LSTM through three pipelines (BENCHMARKS.md);
+# pass options with BENCH_ARGS, e.g. make bench BENCH_ARGS="--quick".
+bench: setup
+	$(BIN)/python benchmarks/bench_training.py $(BENCH_ARGS)
+
+# Seconds per notebook, each executed in a fresh kernel without touching the committed files.
+bench-notebooks: setup
+	$(BIN)/python benchmarks/bench_notebooks.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
