@@ -19,9 +19,14 @@ def small_data():
     return train_data, test_data
 
 
+@pytest.fixture(scope="module")
+def val_data():
+    splits = data.load_mnist()
+    return data.to_tensors(splits.train_images[300:400], splits.train_labels[300:400])
+
+
 @pytest.mark.parametrize("settings", list(production.ABLATION_ROWS.values()))
 def test_every_ablation_row_builds_and_gives_logits(settings):
-    settings = {key: value for key, value in settings.items() if key != "seed"}
     model = production.AblationCNN(**settings)
     assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
 
@@ -41,17 +46,22 @@ def test_ablation_rejects_bad_settings(bad):
         production.AblationCNN(**bad)
 
 
-def test_run_ablation_measures_every_row(small_data):
+def test_run_ablation_measures_every_row_over_every_seed(small_data, val_data):
     train_data, test_data = small_data
     rows = {"plain": {}, "bn": {"norm": "batch"}}
-    results = production.run_ablation(rows, train_data, test_data, num_epochs=1, verbose=False)
+    results = production.run_ablation(rows, train_data, val_data, test_data, seeds=(0, 1), num_epochs=1, verbose=False)
     assert [result.name for result in results] == ["plain", "bn"]
     for result in results:
-        assert 0.0 <= result.test_accuracy <= 1.0 and result.parameters > 0 and result.train_seconds > 0
+        assert len(result.val_accuracies) == len(result.test_accuracies) == 2
+        assert 0.0 <= result.test_mean <= 1.0 and result.parameters > 0 and result.train_seconds > 0
+        assert result.val_std == pytest.approx(np.std(result.val_accuracies, ddof=1))
+    assert results[0].val_accuracies[0] != results[0].val_accuracies[1], "different seeds, different runs"
     table = production.format_ablation_table(results)
-    assert "plain" in table and "parameters" in table
-    with pytest.raises(ValueError):
-        production.run_ablation({}, train_data, test_data)
+    assert "plain" in table and "parameters" in table and "±" in table
+    with pytest.raises(ValueError, match="rows is empty"):
+        production.run_ablation({}, train_data, val_data, test_data)
+    with pytest.raises(ValueError, match="seeds is empty"):
+        production.run_ablation(rows, train_data, val_data, test_data, seeds=())
 
 
 def test_same_seed_same_row(small_data):
