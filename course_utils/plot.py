@@ -76,7 +76,8 @@ def _draw_curves(loss_axis, accuracy_axis, history) -> None:
             axis.set_xticks(epochs if len(epochs) <= 20 else epochs[:: max(1, len(epochs) // 10)])
 
 
-def _in_notebook() -> bool:
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel, where figures can be shown and updated."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -90,15 +91,15 @@ class LivePlot:
 
     Redrawing costs about a tenth of a second, more than an epoch of a small
     model, so the figure is redrawn at most once every ``min_interval``
-    seconds, and once more by ``close`` so the final state is always shown.
+    seconds (at most 5% of the training time by default), and once more by ``close`` so the final state is always shown.
     Outside a notebook (a script, a test) nothing is drawn until ``close``,
     which returns the final static Figure in both cases.
     """
 
-    def __init__(self, title: str = "Training (live)", *, min_interval: float = 1.0):
+    def __init__(self, title: str = "Training (live)", *, min_interval: float = 2.0):
         self.title = title
         self.min_interval = min_interval
-        self.live = _in_notebook()
+        self.live = in_notebook()
         self.fig = None
         self.handle = None
         self._history = None

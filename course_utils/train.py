@@ -86,7 +86,7 @@ def fit(
     val_data    optional (inputs, labels) evaluated after every epoch
     scheduler   optional learning-rate scheduler, stepped after every batch
     augment     optional function applied to each training batch of inputs
-    live_plot   redraw loss and accuracy curves after each epoch (Jupyter)
+    live_plot   redraw loss and accuracy curves while training (in Jupyter only)
     progress    show a tqdm progress bar over the batches
 
     Accuracy is the share of rows whose highest score is the true label.
@@ -104,9 +104,10 @@ def fit(
     history = History()
     plot = None
     if live_plot:
-        from course_utils.plot import LivePlot
+        from course_utils import plot as plotting
 
-        plot = LivePlot(title)
+        if plotting.in_notebook():  # elsewhere nobody sees it; plot.training_curves(history) draws it afterwards
+            plot = plotting.LivePlot(title)
     bar = None
     if progress:
         from tqdm.auto import tqdm

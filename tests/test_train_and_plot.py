@@ -152,7 +152,7 @@ def test_live_plot_redraws_at_most_once_per_interval_and_finally_on_close(monkey
         def update(self, figure):
             FakeHandle.updates += 1
 
-    monkeypatch.setattr(plot, "_in_notebook", lambda: True)
+    monkeypatch.setattr(plot, "in_notebook", lambda: True)
     monkeypatch.setattr(IPython.display, "display", lambda figure, display_id=False: FakeHandle())
     _, history = _fit_once(num_epochs=3)
     live = plot.LivePlot(min_interval=1e9)
