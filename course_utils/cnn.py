@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from course_utils import data, train
+from course_utils.numpy_nets import relu  # notebook 02's ReLU, used on feature maps here
 
 # ---------------------------------------------------------------------------
 # Convolution, output size and pooling by hand (numpy, one channel)
@@ -88,11 +89,6 @@ def max_pool2d(feature_map, size: int = 2, stride: int | None = None) -> np.ndar
             top, left = row * stride, column * stride
             output[row, column] = feature_map[top : top + size, left : left + size].max()
     return output
-
-
-def relu(values) -> np.ndarray:
-    """max(0, x) elementwise: negative responses become 0."""
-    return np.maximum(np.asarray(values, dtype=np.float64), 0.0)
 
 
 # ---------------------------------------------------------------------------
