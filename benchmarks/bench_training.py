@@ -280,8 +280,8 @@ def run_pipeline(pipeline: str, factory, workload: Workload, seed: int, batch_si
 
 def _summary(seconds: list[float], num_images: int) -> dict:
     median = statistics.median(seconds)
-    return {"epoch_seconds": round(median, 4), "images_per_second": round(num_images / median, 1),
-            "runs_seconds": [round(value, 4) for value in seconds]}
+    return {"epoch_seconds": round(median, 6), "images_per_second": round(num_images / median, 1),
+            "runs_seconds": [round(value, 6) for value in seconds]}
 
 
 def data_only_seconds(workload: Workload, seed: int, batch_size: int) -> dict:
@@ -310,7 +310,7 @@ def data_only_seconds(workload: Workload, seed: int, batch_size: int) -> dict:
 
     textbook_seconds = statistics.median(textbook() for _ in range(3))
     course_seconds = statistics.median(course() for _ in range(3))
-    return {"textbook_seconds": round(textbook_seconds, 4), "course_batches_seconds": round(course_seconds, 5),
+    return {"textbook_seconds": round(textbook_seconds, 6), "course_batches_seconds": round(course_seconds, 6),
             "speedup": round(textbook_seconds / max(course_seconds, 1e-9), 1)}
 
 
@@ -439,7 +439,7 @@ def recommend_threads(report: dict) -> dict | None:
     if not totals:
         return None
     best = min(totals, key=totals.get)
-    return {"threads": int(best), "total_epoch_seconds": {k: round(v, 4) for k, v in totals.items()},
+    return {"threads": int(best), "total_epoch_seconds": {k: round(v, 6) for k, v in totals.items()},
             "advice": ("keep PyTorch's default (all cores)" if int(best) != 1 else "call torch.set_num_threads(1)")}
 
 
