@@ -365,8 +365,8 @@ def quantize_linear_layers(model: nn.Module) -> nn.Module:
 
 # ---------------------------------------------------------------- the model we ship
 
-# Notebook 04's CNN, slimmed so that it trains in seconds on a laptop CPU: two blocks (16 and 32 channels)
-# instead of three, a 64-unit hidden layer, two epochs. cnn.CNN() with its defaults works the same way, only slower.
+# Notebook 04's CNN, slimmed so that it trains in seconds on a laptop CPU: two blocks (16 and 32 channels) of one
+# convolution each instead of three blocks of two, a 64-unit hidden layer, two epochs. cnn.CNN() with its defaults works the same way, only slower.
 SERVED_CNN_SETTINGS = {"channels": [16, 32], "convs_per_block": 1, "hidden_units": [64], "batch_norm": True, "dropout": 0.25}
 SERVED_EPOCHS = 2
 SERVED_LEARNING_RATE = 3e-3
