@@ -386,8 +386,6 @@ def train_served_cnn(train_data, *, val_data=None, settings: dict | None = None,
     AdamW (weight decay 1e-4), one-cycle learning rate peaking at 3e-3, batches of 64,
     random shifts of up to 2 pixels. Returns ``(model, history)``.
     """
-    from course_utils import cnn
-
     images, _ = train._check_data("train_data", train_data)
     torch.manual_seed(seed)                                   # seed the weights
     model = build_cnn(settings).to(images.device)

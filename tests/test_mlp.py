@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from course_utils import data, mlp, train
 from course_utils.checks import mlp as mlp_checks

@@ -107,10 +107,7 @@ def test_learning_rate_sliders_redraw_the_path(lab, request):
         notebook.type_slider_value(rate_slider, start_rate)
         notebook.wait_for_image(cell, first_picture, f"typing η = {start_rate} back")
 
-        start_steps = notebook.readout(steps_slider)
-        notebook.drag_slider(steps_slider, 0.3)
-        assert notebook.readout(steps_slider) != start_steps, "dragging the steps slider did not move it"
-        more_steps_picture = notebook.wait_for_image_change(cell, first_picture, "dragging the steps slider")
+        more_steps_picture = notebook.drag_and_wait_for_change(cell, steps_slider, 0.3, first_picture, "dragging the steps slider")
         assert more_steps_picture != diverging_picture
 
 
@@ -133,10 +130,7 @@ def test_activation_playground_redraws_the_neuron(lab, request):
         menu.select_option(start_activation)
         notebook.wait_for_image(cell, first_picture, f"choosing {start_activation!r} again")
 
-        start_weight = notebook.readout(weight_slider)
-        notebook.drag_slider(weight_slider, -0.25)
-        assert notebook.readout(weight_slider) != start_weight, "dragging the weight slider did not move it"
-        moved_picture = notebook.wait_for_image_change(cell, first_picture, "dragging the weight slider")
+        moved_picture = notebook.drag_and_wait_for_change(cell, weight_slider, -0.25, first_picture, "dragging the weight slider")
         assert moved_picture != other_picture
 
 

@@ -432,6 +432,13 @@ class NotebookPage:
     def readout(self, slider) -> str:
         return slider.locator(".widget-readout").inner_text().strip()
 
+    def drag_and_wait_for_change(self, cell_index: int, slider, fraction: float, old_source: str, what: str) -> str:
+        """Drag ``slider`` by ``fraction`` of its track, check it moved, and wait for the picture to change; return it."""
+        start = self.readout(slider)
+        self.drag_slider(slider, fraction)
+        assert self.readout(slider) != start, f"{what} did not move it"
+        return self.wait_for_image_change(cell_index, old_source, what)
+
 
 def _decode_png(source: str):
     import matplotlib.image
