@@ -74,6 +74,17 @@ def explain_choice(device: torch.device | None = None) -> str:
     return f"Using the CPU: no CUDA or Apple MPS GPU was found ({built}). Everything in the course runs on it."
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait until the GPU has finished the work queued so far (nothing to wait for on the CPU).
+
+    GPU calls return before the GPU is done, so a clock read without this measures only the queueing.
+    """
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
 def seed_everything(seed: int = 0) -> torch.Generator:
     """Seed Python's ``random``, NumPy's global generator and PyTorch (CPU and GPU).
 

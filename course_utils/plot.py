@@ -34,7 +34,7 @@ def image_grid(images, titles: Sequence[str] | None = None, *, ncols: int = 10, 
     count = len(images)
     ncols = max(1, min(ncols, count))
     nrows = max(1, -(-count // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * (1.25 if titles else 1)), squeeze=False)
+    figure, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * (1.25 if titles else 1)), squeeze=False)
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index < count:
@@ -42,22 +42,9 @@ def image_grid(images, titles: Sequence[str] | None = None, *, ncols: int = 10, 
             if titles is not None:
                 axis.set_title(titles[index], fontsize=8)
     if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
-    return fig
-
-
-def training_curves(history, *, title: str = "Training curves"):
-    """Loss and accuracy per epoch, training against validation, side by side.
-
-    ``history`` is a ``course_utils.train.History`` (or anything with lists
-    ``train_loss``, ``val_loss``, ``train_accuracy``, ``val_accuracy``).
-    """
-    fig, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.6))
-    _draw_curves(loss_axis, accuracy_axis, history)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+        figure.suptitle(suptitle)
+    figure.tight_layout()
+    return figure
 
 
 def _draw_curves(loss_axis, accuracy_axis, history) -> None:
@@ -100,7 +87,7 @@ class LivePlot:
         self.title = title
         self.min_interval = min_interval
         self.live = in_notebook()
-        self.fig = None
+        self.figure = None
         self.handle = None
         self._history = None
         self._drawn_epochs = -1
@@ -109,20 +96,20 @@ class LivePlot:
             from IPython.display import display
 
             self._new_figure()
-            self.handle = display(self.fig, display_id=True)
+            self.handle = display(self.figure, display_id=True)
 
     def _new_figure(self) -> None:
-        self.fig, (self.loss_axis, self.accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+        self.figure, (self.loss_axis, self.accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
 
     def _draw(self) -> None:
-        if self.fig is None:
+        if self.figure is None:
             self._new_figure()
         self.loss_axis.clear()
         self.accuracy_axis.clear()
         _draw_curves(self.loss_axis, self.accuracy_axis, self._history)
-        self.fig.suptitle(self.title)
+        self.figure.suptitle(self.title)
         if self.handle is not None:
-            self.handle.update(self.fig)
+            self.handle.update(self.figure)
         self._drawn_epochs = len(self._history.train_loss)
         self._last_draw = time.perf_counter()
 
@@ -136,10 +123,10 @@ class LivePlot:
         """Draw the final state if it is not shown yet and stop updating. Returns the Figure."""
         if self._history is not None and self._drawn_epochs != len(self._history.train_loss):
             self._draw()
-        if self.fig is None:
+        if self.figure is None:
             self._new_figure()
-        plt.close(self.fig)  # stop the inline backend from drawing it a second time
-        return self.fig
+        plt.close(self.figure)  # stop the inline backend from drawing it a second time
+        return self.figure
 
 
 def confusion_matrix(matrix, *, class_names: Sequence[str] | None = None, title: str = "Confusion matrix", normalize: bool = False):
@@ -155,7 +142,7 @@ def confusion_matrix(matrix, *, class_names: Sequence[str] | None = None, title:
     size = matrix.shape[0]
     names = list(class_names) if class_names is not None else [str(index) for index in range(size)]
     shown = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) * 100 if normalize else matrix
-    fig, axis = plt.subplots(figsize=(0.55 * size + 2, 0.55 * size + 1.5))
+    figure, axis = plt.subplots(figsize=(0.55 * size + 2, 0.55 * size + 1.5))
     image = axis.imshow(shown, cmap="Blues")
     threshold = shown.max() / 2 if shown.size else 0
     for row in range(size):
@@ -165,6 +152,6 @@ def confusion_matrix(matrix, *, class_names: Sequence[str] | None = None, title:
                       color="white" if shown[row, column] > threshold else "black")
     axis.set(xticks=range(size), yticks=range(size), xticklabels=names, yticklabels=names,
              xlabel="predicted label", ylabel="true label", title=title)
-    fig.colorbar(image, ax=axis, label="% of true class" if normalize else "count")
-    fig.tight_layout()
-    return fig
+    figure.colorbar(image, ax=axis, label="% of true class" if normalize else "count")
+    figure.tight_layout()
+    return figure

@@ -45,7 +45,7 @@ from torch import nn
 
 from course_utils import data
 
-IMAGE_SIDE = 28
+
 MAX_IMAGES = 1024
 MAX_BODY_BYTES = 8 * 1024 * 1024   # 1,024 images written as "255," need about 4 MB
 DEFAULT_HOST = "127.0.0.1"
@@ -85,9 +85,9 @@ def images_from_json(payload, *, max_images: int = MAX_IMAGES) -> np.ndarray:
     if len(images) > max_images:
         raise BadInput(f"at most {max_images} images per request, got {len(images)}: split them over several requests")
     for number, image in enumerate(images):
-        if not (isinstance(image, list) and len(image) == IMAGE_SIDE
-                and all(isinstance(row, list) and len(row) == IMAGE_SIDE for row in image)):
-            raise BadInput(f"image {number} must be {IMAGE_SIDE} rows of {IMAGE_SIDE} numbers")
+        if not (isinstance(image, list) and len(image) == data.IMAGE_SIDE
+                and all(isinstance(row, list) and len(row) == data.IMAGE_SIDE for row in image)):
+            raise BadInput(f"image {number} must be {data.IMAGE_SIDE} rows of {data.IMAGE_SIDE} numbers")
         for row in image:
             for value in row:
                 if type(value) not in (int, float):  # bool is a subclass of int: excluded on purpose
@@ -229,16 +229,16 @@ class DigitServer(ThreadingHTTPServer):
 
 def make_server(model: nn.Module | str | Path, *, host: str = DEFAULT_HOST, port: int = 0, device: str = "cpu",
                 max_body_bytes: int = MAX_BODY_BYTES, max_images: int = MAX_IMAGES, verbose: bool = False) -> DigitServer:
-    """A server for ``model`` (a module, or the path of weights saved by ``production.save_model``).
+    """A server for ``model`` (a module, or the path of weights saved by ``deployment.save_model``).
 
     ``port=0`` lets the system pick a free port: read it from ``server.server_address[1]``.
     Binds to 127.0.0.1 (this computer only) unless ``host`` says otherwise.
     Call ``serve_forever()`` or use ``start_in_background``.
     """
     if not isinstance(model, nn.Module):
-        from course_utils import production
+        from course_utils import deployment
 
-        model = production.load_model(model)
+        model = deployment.load_model(model)
     if max_body_bytes < 1 or max_images < 1:
         raise ValueError("max_body_bytes and max_images must be positive")
     return DigitServer((host, port), DigitClassifier(model, device=device), max_body_bytes=max_body_bytes,
@@ -289,7 +289,7 @@ def call(address: str, payload=None, *, body: bytes | None = None, timeout: floa
 def images_payload(images) -> dict:
     """uint8 images (N, 28, 28) or one (28, 28) -> the JSON-ready request body {"images": [...]}."""
     images = np.asarray(images)
-    if images.shape[-2:] != (IMAGE_SIDE, IMAGE_SIDE) or images.ndim not in (2, 3):
+    if images.shape[-2:] != (data.IMAGE_SIDE, data.IMAGE_SIDE) or images.ndim not in (2, 3):
         raise ValueError(f"images must have shape (N, 28, 28) or (28, 28), got {images.shape}")
     return {"images": (images[None] if images.ndim == 2 else images).tolist()}
 
@@ -297,7 +297,7 @@ def images_payload(images) -> dict:
 def main(argv: list[str] | None = None) -> None:
     """Command line: ``python -m course_utils.serve --model model.pt [--host 127.0.0.1] [--port 8000]``."""
     parser = argparse.ArgumentParser(description="Serve a digit classifier over HTTP (POST /predict, GET /health).")
-    parser.add_argument("--model", required=True, help="weights saved by production.save_model (model card beside it)")
+    parser.add_argument("--model", required=True, help="weights saved by deployment.save_model (model card beside it)")
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind; 0.0.0.0 only inside a container")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per request (default 1: requests run in parallel)")

@@ -3,8 +3,11 @@
     history = train.fit(model, optimizer, loss_fn, (train_x, train_y),
                         val_data=(val_x, val_y), num_epochs=5, batch_size=64)
 
-The loop is the five steps of the course, repeated: take a mini-batch,
-forward pass, loss, backward pass, update. Data are tensors already on the
+``train_epoch`` is the five steps of the course, for every mini-batch: take a
+mini-batch, forward pass, cost, backward pass, update (notebook 03 writes it on
+its page; a test keeps the two identical). ``fit`` repeats it and records a
+``History``; ``train_with_recipe`` builds the optimizer, schedule and
+augmentation that a ``Recipe`` names and calls ``fit``. Data are tensors already on the
 device (see ``course_utils.data.to_tensors``); the loop reads numbers back
 from the device once per epoch, not once per batch, so it stays fast on a GPU.
 """
@@ -19,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_utils.data import Batches
+from course_utils.data import NUM_CLASSES, Batches, RandomShift
 
 
 @dataclass
@@ -61,6 +64,80 @@ def _model_device(model: nn.Module) -> torch.device:
     return parameter.device if parameter is not None else torch.device("cpu")
 
 
+def train_epoch(model, optimizer, loss_fn, batches, *, augment=None, scheduler=None, max_grad_norm=None):
+    """One pass over ``batches``, the five steps of the course for every mini-batch.
+
+    batches        an iterable of (inputs, labels) tensors on the model's device
+    augment        optional function applied to each batch of inputs before the forward pass
+    scheduler      optional learning-rate scheduler, stepped after every update
+    max_grad_norm  optional gradient clipping: rescale all gradients together to at most this norm
+    Returns (mean loss per image, accuracy as a fraction 0..1) over the epoch; the numbers are
+    added up on the device and read back once, so a GPU never waits for them.
+    """
+    model.train()
+    device = next(model.parameters()).device
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.int64)
+    seen = 0
+    for inputs, labels in batches:                      # 1. a mini-batch
+        if augment is not None:
+            inputs = augment(inputs)
+        outputs = model(inputs)                         # 2. forward pass
+        loss = loss_fn(outputs, labels)                 # 3. cost
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()                                 # 4. backward pass
+        if max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        optimizer.step()                                # 5. update the weights
+        if scheduler is not None:
+            scheduler.step()
+        loss_sum += loss.detach() * len(labels)
+        correct += (outputs.detach().argmax(dim=1) == labels).sum()
+        seen += len(labels)
+    return loss_sum.item() / seen, correct.item() / seen
+
+
+def _counted(batches, bar):
+    """Yield the batches, moving the progress bar (if any) by one after each."""
+    for batch in batches:
+        yield batch
+        if bar is not None:
+            bar.update(1)
+
+
+def _progress_bar(enabled: bool, total: int):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="training", unit="batch", leave=True)
+
+
+def _live_plot(enabled: bool, title: str):
+    if not enabled:
+        return None
+    from course_utils import plot
+
+    return plot.LivePlot(title) if plot.in_notebook() else None  # elsewhere nobody would see it
+
+
+def _record_epoch(history: History, model, loss_fn, val_data, train_figures, started: float, bar, live) -> None:
+    history.train_loss.append(train_figures[0])
+    history.train_accuracy.append(train_figures[1])
+    if val_data is not None:
+        val_loss, val_accuracy = evaluate(model, *val_data, loss_fn=loss_fn)
+        history.val_loss.append(val_loss)
+        history.val_accuracy.append(val_accuracy)
+    history.epoch_seconds.append(time.perf_counter() - started)
+    if bar is not None:
+        postfix = {"loss": f"{history.train_loss[-1]:.3f}", "acc": f"{history.train_accuracy[-1]:.3f}"}
+        if val_data is not None:
+            postfix["val_acc"] = f"{history.val_accuracy[-1]:.3f}"
+        bar.set_postfix(postfix)
+    if live is not None:
+        live.update(history)
+
+
 def fit(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -73,23 +150,19 @@ def fit(
     seed: int = 0,
     scheduler=None,
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    max_grad_norm: float | None = None,
     live_plot: bool = True,
     progress: bool = True,
     title: str = "Training (live)",
 ) -> History:
-    """Train ``model`` and return its ``History``.
+    """Train ``model`` for ``num_epochs`` epochs of ``train_epoch`` and return its ``History``.
 
-    model       a module whose output for a batch is (batch, classes) scores
-    optimizer   e.g. ``torch.optim.Adam(model.parameters(), lr=1e-3)``
-    loss_fn     ``loss_fn(outputs, labels)`` -> mean loss over the batch
-    train_data  (inputs, labels) tensors on the model's device
+    train_data  (inputs, labels) tensors on the model's device, shuffled into batches of ``batch_size``
     val_data    optional (inputs, labels) evaluated after every epoch
-    scheduler   optional learning-rate scheduler, stepped after every batch
-    augment     optional function applied to each training batch of inputs
+    scheduler, augment, max_grad_norm   passed on to ``train_epoch``
     live_plot   redraw loss and accuracy curves while training (in Jupyter only)
     progress    show a tqdm progress bar over the batches
-
-    Accuracy is the share of rows whose highest score is the true label.
+    The model is left in evaluation mode, whatever the arguments.
     """
     if not isinstance(num_epochs, int) or num_epochs < 1:
         raise ValueError(f"num_epochs must be a positive integer, got {num_epochs!r}")
@@ -99,60 +172,68 @@ def fit(
     device = _model_device(model)
     if train_x.device != device:
         raise ValueError(f"training data are on {train_x.device} but the model is on {device}; move both with .to(device)")
-
     batches = Batches(train_x, train_y, batch_size, shuffle=True, seed=seed)
     history = History()
-    plot = None
-    if live_plot:
-        from course_utils import plot as plotting
-
-        if plotting.in_notebook():  # elsewhere nobody sees it; plot.training_curves(history) draws it afterwards
-            plot = plotting.LivePlot(title)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=num_epochs * len(batches), desc="training", unit="batch", leave=True)
+    bar, live = _progress_bar(progress, num_epochs * len(batches)), _live_plot(live_plot, title)
     try:
-        for epoch in range(num_epochs):
+        for _ in range(num_epochs):
             started = time.perf_counter()
-            model.train()
-            loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device, dtype=torch.int64)
-            for inputs, labels in batches:
-                if augment is not None:
-                    inputs = augment(inputs)
-                outputs = model(inputs)                 # forward pass
-                loss = loss_fn(outputs, labels)         # cost
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()                         # backward pass
-                optimizer.step()                        # update the weights
-                if scheduler is not None:
-                    scheduler.step()
-                loss_sum += loss.detach() * len(labels)
-                correct += (outputs.detach().argmax(dim=1) == labels).sum()
-                if bar is not None:
-                    bar.update(1)
-            history.train_loss.append(loss_sum.item() / len(train_y))
-            history.train_accuracy.append(correct.item() / len(train_y))
-            if val_data is not None:
-                val_loss, val_accuracy = evaluate(model, *val_data, loss_fn=loss_fn)
-                history.val_loss.append(val_loss)
-                history.val_accuracy.append(val_accuracy)
-            history.epoch_seconds.append(time.perf_counter() - started)
-            if bar is not None:
-                postfix = {"loss": f"{history.train_loss[-1]:.3f}", "acc": f"{history.train_accuracy[-1]:.3f}"}
-                if val_data is not None:
-                    postfix["val_acc"] = f"{history.val_accuracy[-1]:.3f}"
-                bar.set_postfix(postfix)
-            if plot is not None:
-                plot.update(history)
+            figures = train_epoch(model, optimizer, loss_fn, _counted(batches, bar), augment=augment,
+                                  scheduler=scheduler, max_grad_norm=max_grad_norm)
+            _record_epoch(history, model, loss_fn, val_data, figures, started, bar, live)
     finally:
         if bar is not None:
             bar.close()
-        if plot is not None:
-            plot.close()
+        if live is not None:
+            live.close()
+    model.eval()
     return history
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to train a model: the settings ``train_with_recipe`` uses, in one place.
+
+    optimizer          "adam" or "adamw" (Adam with decoupled weight decay)
+    learning_rate      the peak of the one-cycle schedule, or the constant rate when ``one_cycle`` is False
+    one_cycle          warm the learning rate up to ``learning_rate`` and anneal it to almost 0 (OneCycleLR)
+    max_shift          augmentation: shift each training image by up to this many pixels (0: none)
+    max_grad_norm      gradient clipping (None: none)
+    """
+
+    num_epochs: int
+    batch_size: int
+    learning_rate: float
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    one_cycle: bool = True
+    max_shift: int = 0
+    max_grad_norm: float | None = None
+
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+
+
+def train_with_recipe(model: nn.Module, train_data, recipe: Recipe, *, val_data=None, seed: int = 0,
+                      live_plot: bool = False, progress: bool = False, title: str = "Training (live)") -> History:
+    """Train ``model`` (already on the data's device) with ``recipe`` through ``fit``; returns the History.
+
+    The same seed gives the same batches and the same augmentation, so two recipes that differ in one
+    setting differ in that setting only.
+    """
+    if recipe.optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {recipe.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
+    images, labels = _check_data("train_data", train_data)
+    optimizer = OPTIMIZERS[recipe.optimizer](model.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay)
+    scheduler = None
+    if recipe.one_cycle:
+        steps_per_epoch = len(Batches(images, labels, recipe.batch_size))
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.learning_rate,
+                                                        epochs=recipe.num_epochs, steps_per_epoch=steps_per_epoch)
+    augment = RandomShift(recipe.max_shift, seed=seed) if recipe.max_shift else None
+    return fit(model, optimizer, nn.CrossEntropyLoss(), train_data, val_data=val_data, num_epochs=recipe.num_epochs,
+               batch_size=recipe.batch_size, seed=seed, scheduler=scheduler, augment=augment,
+               max_grad_norm=recipe.max_grad_norm, live_plot=live_plot, progress=progress, title=title)
 
 
 @torch.no_grad()
@@ -176,21 +257,24 @@ def evaluate(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, *, lo
     return loss, accuracy
 
 
-def accuracy(predicted_labels, true_labels) -> float:
-    """Fraction of predictions equal to the truth (arrays or tensors of class indices)."""
-    predicted = np.asarray(predicted_labels.cpu() if torch.is_tensor(predicted_labels) else predicted_labels)
-    true = np.asarray(true_labels.cpu() if torch.is_tensor(true_labels) else true_labels)
+def _labels_array(labels) -> np.ndarray:
+    return np.asarray(labels.detach().cpu() if torch.is_tensor(labels) else labels)
+
+
+def accuracy(true_labels, predicted_labels) -> float:
+    """Fraction (0..1) of predictions equal to the truth; both (N,) arrays or tensors of class indices."""
+    true, predicted = _labels_array(true_labels), _labels_array(predicted_labels)
     if predicted.shape != true.shape:
-        raise ValueError(f"shapes differ: predictions {predicted.shape}, labels {true.shape}")
+        raise ValueError(f"shapes differ: labels {true.shape}, predictions {predicted.shape}")
     if predicted.size == 0:
         raise ValueError("no predictions to score")
     return float((predicted == true).mean())
 
 
-def confusion_matrix(true_labels, predicted_labels, num_classes: int = 10) -> np.ndarray:
+def confusion_matrix(true_labels, predicted_labels, num_classes: int = NUM_CLASSES) -> np.ndarray:
     """(C, C) counts: entry [t, p] is how many images of true class t were predicted as p."""
-    true = np.asarray(true_labels.cpu() if torch.is_tensor(true_labels) else true_labels).astype(np.int64)
-    predicted = np.asarray(predicted_labels.cpu() if torch.is_tensor(predicted_labels) else predicted_labels).astype(np.int64)
+    true = _labels_array(true_labels).astype(np.int64)
+    predicted = _labels_array(predicted_labels).astype(np.int64)
     if true.shape != predicted.shape:
         raise ValueError(f"shapes differ: labels {true.shape}, predictions {predicted.shape}")
     if true.size and (min(true.min(), predicted.min()) < 0 or max(true.max(), predicted.max()) >= num_classes):

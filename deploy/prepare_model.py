@@ -2,7 +2,7 @@
 
     python deploy/prepare_model.py TARGET
 
-If deploy/model/mnist_cnn.pt exists (saved with course_utils.production.save_model,
+If deploy/model/mnist_cnn.pt exists (saved with course_utils.deployment.save_model,
 its .json model card beside it), it is checked by loading it and copied to TARGET.
 Otherwise the notebook-06 CNN is trained on the bundled digits (seed 0, CPU) and saved there.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run from anywhere inside the repository
 
-from course_utils import data, device, production, train  # noqa: E402
+from course_utils import data, deployment, device, models, train  # noqa: E402
 
 PROVIDED = HERE / "model" / "mnist_cnn.pt"
 
@@ -24,19 +24,19 @@ PROVIDED = HERE / "model" / "mnist_cnn.pt"
 def main(target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     if PROVIDED.is_file():
-        production.load_model(PROVIDED)  # fails loudly if the file or its card is wrong
+        deployment.load_model(PROVIDED)  # fails loudly if the file or its card is wrong
         shutil.copyfile(PROVIDED, target)
-        card = production.model_card_path(PROVIDED)
+        card = deployment.model_card_path(PROVIDED)
         if card.is_file():
-            shutil.copyfile(card, production.model_card_path(target))
+            shutil.copyfile(card, deployment.model_card_path(target))
         print(f"packaged {PROVIDED}")
         return
     device.seed_everything(0)
     splits = data.load_mnist()
     train_x, train_y, val_x, val_y = data.train_val_split(splits.train_images, splits.train_labels, val_fraction=0.1)
-    model, history = production.train_served_cnn(data.to_tensors(train_x, train_y))
+    model, history = models.trained(deployment.build_served_cnn, data.to_tensors(train_x, train_y), deployment.SERVED_RECIPE)
     _, test_accuracy = train.evaluate(model, *data.to_tensors(splits.test_images, splits.test_labels))
-    production.save_model(model, target, test_accuracy=round(test_accuracy, 4), data="bundled MNIST, 7,200 training digits")
+    deployment.save_model(model, target, test_accuracy=round(test_accuracy, 4), data="bundled MNIST, 7,200 training digits")
     print(f"trained and saved {target}: test accuracy {test_accuracy:.2%} ({history.total_seconds:.0f} s)")
 
 

@@ -40,12 +40,16 @@ def tiny_model():
     return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
 
 
+def broken_model():
+    raise RuntimeError("this model cannot be built")
+
+
 @pytest.fixture(scope="module")
 def tiny_report():
     threads = torch.get_num_threads()
     report = bench_training.run_benchmark(
-        ["tiny", "no_such_model"], CPU, train_size=TINY_IMAGES, repeats=1, warmup_batches=1, batch_size=64,
-        factories={"tiny": tiny_model}, log=lambda *args, **kwargs: None)
+        ["tiny", "broken", "no_such_model"], CPU, train_size=TINY_IMAGES, repeats=1, warmup_batches=1, batch_size=64,
+        factories={"tiny": tiny_model, "broken": broken_model}, log=lambda *args, **kwargs: None)
     assert torch.get_num_threads() == threads, "the thread comparison must restore the thread count"
     return report
 
@@ -71,38 +75,30 @@ def test_thread_comparison_on_cpu(tiny_report):
         assert threads is None
         return
     assert set(threads["course_loop"]) == {"1", str(torch.get_num_threads())}
-    assert threads["fastest"] in (1, torch.get_num_threads())
-    assert tiny_report["recommended_threads"]["threads"] in (1, torch.get_num_threads())
+    assert threads["one_thread_over_all_cores"] > 0
 
 
-def test_unknown_and_broken_models_are_reported_not_fatal(tiny_report, monkeypatch):
+def test_unknown_and_broken_models_are_reported_not_fatal(tiny_report):
     assert tiny_report["models"]["no_such_model"]["status"] == "unavailable"
-    monkeypatch.setitem(bench_training.MODELS, "ghost", ("course_utils.no_such_module", "Ghost"))
-    factory, reason = bench_training.load_model_factory("ghost")
-    assert factory is None and "ModuleNotFoundError" in reason
-    monkeypatch.setitem(bench_training.MODELS, "wrong", ("torch.nn", "Identity"))
-    factory, reason = bench_training.load_model_factory("wrong")
-    assert factory is None and "not (2, 10)" in reason
+    assert "unknown model" in tiny_report["models"]["no_such_model"]["reason"]
+    assert tiny_report["models"]["broken"] == {"status": "unavailable", "reason": "RuntimeError: this model cannot be built"}
 
 
-def test_table_and_json(tiny_report, tmp_path):
+def test_table(tiny_report):
     table = bench_training.format_table(tiny_report)
     for expected in ("(a) textbook", "(b) course", "(c) minimal", "b/a speed-up", "b/c time ratio", "no_such_model unavailable"):
         assert expected in table
-    path = bench_training.write_json(tiny_report, tmp_path / "sub" / "bench.json")
-    assert json.loads(path.read_text()) == json.loads(json.dumps(tiny_report))
 
 
 def test_command_line_quick_run(tmp_path, capsys):
-    out = tmp_path / "quick.json"
+    out = tmp_path / "sub" / "quick.json"
     report = bench_training.main(["--quick", "--models", "mlp", "--train-size", "128", "--no-threads", "--out", str(out)])
     printed = capsys.readouterr().out
     assert "JSON written to" in printed and str(out) in printed
     saved = json.loads(out.read_text())
+    assert saved == json.loads(json.dumps(report))
     assert saved["settings"]["quick"] is True and saved["settings"]["repeats"] == 1
-    assert set(saved["models"]) == {"mlp"}
-    assert saved["models"]["mlp"]["status"] in ("ok", "unavailable")  # another author may be mid-edit
-    assert report["models"]["mlp"]["status"] == saved["models"]["mlp"]["status"]
+    assert saved["models"]["mlp"]["status"] == "ok" and saved["models"]["mlp"]["threads"] is None
 
 
 def test_notebook_selection():

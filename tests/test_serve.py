@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import data, production, serve, train
+from course_utils import data, deployment, models, serve, train
 
 MAX_BODY_BYTES = 200_000   # small, so that a 413 is cheap to provoke
 MAX_IMAGES = 64
@@ -25,8 +26,9 @@ def splits():
 def trained_model_path(splits, tmp_path_factory):
     """The served CNN, briefly trained (one epoch on 2,000 digits), saved with its model card."""
     train_data = data.to_tensors(splits.train_images[:2000], splits.train_labels[:2000])
-    model, _ = production.train_served_cnn(train_data, num_epochs=1)
-    return production.save_model(model, tmp_path_factory.mktemp("model") / "cnn.pt")
+    model, _ = models.trained(deployment.build_served_cnn, train_data,
+                              dataclasses.replace(deployment.SERVED_RECIPE, num_epochs=1))
+    return deployment.save_model(model, tmp_path_factory.mktemp("model") / "cnn.pt")
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +66,7 @@ def test_predictions_for_bundled_test_digits(service, splits, trained_model_path
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
     assert (probabilities.argmax(axis=1) == served).all()
     # the same answers as the model itself, on the same normalized tensors
-    model = production.load_model(trained_model_path)
+    model = deployment.load_model(trained_model_path)
     test_x, _ = data.to_tensors(images[:MAX_IMAGES], labels[:MAX_IMAGES])
     direct = train.predict(model, test_x).argmax(dim=1).numpy()
     assert (served == direct).all()
@@ -239,8 +241,8 @@ def test_deploy_prepare_model_packages_a_provided_model(trained_model_path, tmp_
     prepare_model.PROVIDED = Path(trained_model_path)
     target = tmp_path / "image" / "mnist_cnn.pt"
     prepare_model.main(target)
-    assert target.is_file() and production.model_card_path(target).is_file()
-    assert production.load_model(target) is not None
+    assert target.is_file() and deployment.model_card_path(target).is_file()
+    assert deployment.load_model(target) is not None
 
 
 def test_dockerfile_serves_the_prepared_model():

@@ -1,4 +1,6 @@
-"""course_utils.train and course_utils.plot."""
+"""course_utils.train (the loop, recipes, evaluation) and course_utils.plot."""
+
+import dataclasses
 
 import matplotlib
 
@@ -10,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils import device, plot, train
+from course_utils import data, device, plot, train
 
 
 def _toy_problem(num_samples=256):
@@ -53,6 +55,128 @@ def test_fit_with_live_plot_and_progress_outside_notebook():
     assert len(history.train_loss) == 2
 
 
+def _toy_model(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(0.1), nn.Linear(16, 2))
+
+
+def test_train_epoch_returns_mean_loss_and_accuracy_over_all_batches():
+    inputs, labels = _toy_problem()
+    model = _toy_model()
+    model[2].p = 0.0  # no dropout, so the training pass gives the same outputs as evaluate
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # no update: the figures describe one fixed model
+    batches = data.Batches(inputs, labels, 50, shuffle=False)  # 5 batches of 50 and one of 6
+    loss, accuracy = train.train_epoch(model, optimizer, nn.functional.cross_entropy, batches)
+    expected_loss, expected_accuracy = train.evaluate(model, inputs, labels, loss_fn=nn.functional.cross_entropy)
+    assert loss == pytest.approx(expected_loss, rel=1e-5)    # mean per image, not mean of the batch means
+    assert accuracy == pytest.approx(expected_accuracy)
+    assert isinstance(loss, float) and isinstance(accuracy, float)
+
+
+def test_train_epoch_updates_the_weights_and_uses_augment_and_scheduler():
+    inputs, labels = _toy_problem()
+    model = _toy_model()
+    before = [parameter.detach().clone() for parameter in model.parameters()]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    augmented = []
+    batches = data.Batches(inputs, labels, 64, shuffle=True, seed=0)
+    train.train_epoch(model, optimizer, nn.functional.cross_entropy, batches,
+                      augment=lambda x: augmented.append(len(x)) or x, scheduler=scheduler)
+    assert model.training
+    assert all(not torch.equal(old, new) for old, new in zip(before, model.parameters()))
+    assert augmented == [64, 64, 64, 64]                                 # every batch, before the forward pass
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** 4)  # stepped after every update
+
+
+def test_fit_leaves_the_model_in_eval_mode_with_and_without_val_data():
+    inputs, labels = _toy_problem(64)
+    for val_data in (None, (inputs[:16], labels[:16])):
+        model = _toy_model().train()
+        train.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), nn.functional.cross_entropy, (inputs, labels),
+                  val_data=val_data, num_epochs=1, batch_size=16, live_plot=False, progress=False)
+        assert not model.training and not any(module.training for module in model.modules())
+
+
+def _total_gradient_norm(model) -> float:
+    return float(torch.norm(torch.stack([p.grad.norm() for p in model.parameters() if p.grad is not None])))
+
+
+def test_max_grad_norm_caps_the_gradient_norm_before_each_update():
+    inputs, labels = _toy_problem(64)
+    huge_loss = lambda outputs, targets: 1e4 * nn.functional.cross_entropy(outputs, targets)  # noqa: E731
+    norms = {}
+    for max_grad_norm in (None, 1.0):
+        model = _toy_model()
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-6)
+        seen = norms[max_grad_norm] = []
+        optimizer.register_step_pre_hook(lambda *_: seen.append(_total_gradient_norm(model)))
+        train.fit(model, optimizer, huge_loss, (inputs, labels), num_epochs=2, batch_size=16,
+                  max_grad_norm=max_grad_norm, live_plot=False, progress=False)
+        assert len(seen) == 8
+    assert min(norms[None]) > 10, "without clipping the huge loss gives huge gradients"
+    assert max(norms[1.0]) == pytest.approx(1.0, rel=1e-4)
+
+
+def _digits(count=128):
+    splits = data.load_mnist()
+    return data.to_tensors(splits.train_images[:count], splits.train_labels[:count])
+
+
+def _linear_digit_model(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+
+
+SMALL_RECIPE = train.Recipe(num_epochs=2, batch_size=32, learning_rate=1e-2, optimizer="adamw", weight_decay=1e-4,
+                            max_shift=2, max_grad_norm=5.0)
+
+
+def test_train_with_recipe_rejects_an_unknown_optimizer():
+    recipe = dataclasses.replace(SMALL_RECIPE, optimizer="sgd")
+    with pytest.raises(ValueError, match="unknown optimizer 'sgd'; use one of adam, adamw"):
+        train.train_with_recipe(_linear_digit_model(), _digits(8), recipe)
+
+
+def test_train_with_recipe_passes_its_settings_to_fit(monkeypatch):
+    calls = []
+    real_fit = train.fit
+
+    def recording_fit(model, optimizer, loss_fn, train_data, **options):
+        calls.append({"optimizer": optimizer, **options})
+        return real_fit(model, optimizer, loss_fn, train_data, **options)
+
+    monkeypatch.setattr(train, "fit", recording_fit)
+    digits = _digits(100)
+    train.train_with_recipe(_linear_digit_model(), digits, SMALL_RECIPE, seed=3)
+    one_cycle = calls[-1]
+    assert isinstance(one_cycle["optimizer"], torch.optim.AdamW)
+    assert one_cycle["optimizer"].param_groups[0]["weight_decay"] == 1e-4
+    scheduler = one_cycle["scheduler"]
+    assert isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR)
+    assert scheduler.total_steps == 2 * 4                       # 2 epochs of ceil(100 / 32) batches
+    assert scheduler.optimizer.param_groups[0]["max_lr"] == SMALL_RECIPE.learning_rate
+    assert isinstance(one_cycle["augment"], data.RandomShift) and one_cycle["augment"].max_shift == 2
+    assert (one_cycle["num_epochs"], one_cycle["batch_size"], one_cycle["seed"], one_cycle["max_grad_norm"]) == (2, 32, 3, 5.0)
+
+    constant = dataclasses.replace(SMALL_RECIPE, one_cycle=False, max_shift=0, optimizer="adam")
+    train.train_with_recipe(_linear_digit_model(), digits, constant)
+    plain = calls[-1]
+    assert plain["scheduler"] is None and plain["augment"] is None
+    assert type(plain["optimizer"]) is torch.optim.Adam
+    assert plain["optimizer"].param_groups[0]["lr"] == SMALL_RECIPE.learning_rate   # constant: never scheduled
+
+
+def test_train_with_recipe_gives_the_same_history_twice_for_one_seed():
+    digits = _digits()
+    first = train.train_with_recipe(_linear_digit_model(), digits, SMALL_RECIPE, val_data=digits, seed=0)
+    second = train.train_with_recipe(_linear_digit_model(), digits, SMALL_RECIPE, val_data=digits, seed=0)
+    other = train.train_with_recipe(_linear_digit_model(), digits, SMALL_RECIPE, val_data=digits, seed=1)
+    assert len(first.train_loss) == 2
+    assert first.train_loss == second.train_loss and first.val_accuracy == second.val_accuracy
+    assert first.train_loss != other.train_loss   # another seed: other batches and other shifts
+
+
 def test_fit_rejects_bad_arguments():
     model = nn.Linear(2, 2)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -78,9 +202,13 @@ def test_evaluate_and_predict():
 
 
 def test_accuracy_and_confusion_matrix():
-    assert train.accuracy([1, 2, 3, 4], np.array([1, 2, 0, 4])) == 0.75
-    with pytest.raises(ValueError, match="shapes differ"):
+    true_labels, predicted_labels = [1, 2, 3, 4], np.array([1, 2, 0, 4])
+    assert train.accuracy(true_labels, predicted_labels) == 0.75
+    assert train.accuracy(torch.tensor(true_labels), torch.from_numpy(predicted_labels)) == 0.75
+    with pytest.raises(ValueError, match=r"shapes differ: labels \(2,\), predictions \(3,\)"):  # true labels first
         train.accuracy([1, 2], [1, 2, 3])
+    with pytest.raises(ValueError, match="no predictions"):
+        train.accuracy([], [])
     matrix = train.confusion_matrix([0, 0, 1, 2], [0, 1, 1, 2], num_classes=3)
     np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [0, 0, 1]])
     assert matrix.sum() == 4
@@ -108,16 +236,6 @@ def test_image_grid_titles_and_shape_errors():
         plot.image_grid(images, ["one"])
     with pytest.raises(ValueError, match="shape"):
         plot.image_grid(np.zeros((28, 28)))
-
-
-def test_training_curves_are_labelled():
-    _, history = _fit_once(num_epochs=3)
-    fig = plot.training_curves(history)
-    loss_axis, accuracy_axis = fig.axes
-    assert loss_axis.get_xlabel() == "epoch" and "loss" in loss_axis.get_ylabel()
-    assert "accuracy" in accuracy_axis.get_ylabel()
-    assert len(loss_axis.lines) == 2 and list(loss_axis.lines[0].get_ydata()) == history.train_loss
-    plt.close(fig)
 
 
 def test_live_plot_records_outside_notebook():

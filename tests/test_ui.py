@@ -88,27 +88,35 @@ def run_to_widget(notebook: NotebookPage, builder_call: str, timeout: float = 18
     return widget_cell
 
 
+def change_restore_then_drag(notebook, cell, change, restore, what, *, drag_label, drag_fraction):
+    """The widget must follow ``change()``, draw its first picture again after ``restore()``,
+    and follow a drag of the slider labelled ``drag_label`` to yet another picture."""
+    slider = notebook.slider(cell, drag_label)
+    slider.wait_for(state="visible")
+    first_picture = notebook.image_source(cell)
+    changed_picture = notebook.change_and_restore(cell, first_picture, change, restore, what)
+    dragged_picture = notebook.drag_and_wait_for_change(cell, slider, drag_fraction, first_picture,
+                                                        f"dragging the {drag_label} slider")
+    assert dragged_picture != changed_picture, f"dragging the {drag_label} slider drew the same picture as {what}"
+
+
 def test_learning_rate_sliders_redraw_the_path(lab, request):
     """01: type a learning rate into the η slider's number and drag the steps slider; the plot must follow."""
     name = "01_gradient_descent.ipynb"
     require_notebook(name)
     with lab.notebook(name, request.node.name) as notebook:
-        cell = run_to_widget(notebook, "learning_rate_demo(")
-        rate_slider, steps_slider = notebook.slider(cell, "η"), notebook.slider(cell, "steps")
+        cell = run_to_widget(notebook, "learning_rate_explorer(")
+        rate_slider = notebook.slider(cell, "η")
         rate_slider.wait_for(state="visible")
-        steps_slider.wait_for(state="visible")
         start_rate = notebook.readout(rate_slider)
-        first_picture = notebook.image_source(cell)
 
-        notebook.type_slider_value(rate_slider, "0.120")
-        assert notebook.readout(rate_slider) == "0.120"
-        diverging_picture = notebook.wait_for_image_change(cell, first_picture, "typing η = 0.120")
+        def type_diverging_rate():
+            notebook.type_slider_value(rate_slider, "0.120")
+            assert notebook.readout(rate_slider) == "0.120"
 
-        notebook.type_slider_value(rate_slider, start_rate)
-        notebook.wait_for_image(cell, first_picture, f"typing η = {start_rate} back")
-
-        more_steps_picture = notebook.drag_and_wait_for_change(cell, steps_slider, 0.3, first_picture, "dragging the steps slider")
-        assert more_steps_picture != diverging_picture
+        change_restore_then_drag(notebook, cell, type_diverging_rate,
+                                 lambda: notebook.type_slider_value(rate_slider, start_rate), "typing η = 0.120",
+                                 drag_label="steps", drag_fraction=0.3)
 
 
 def test_activation_playground_redraws_the_neuron(lab, request):
@@ -116,22 +124,14 @@ def test_activation_playground_redraws_the_neuron(lab, request):
     name = "02_neural_networks_numpy.ipynb"
     require_notebook(name)
     with lab.notebook(name, request.node.name) as notebook:
-        cell = run_to_widget(notebook, "build_activation_playground(")
+        cell = run_to_widget(notebook, "activation_explorer(")
         menu = notebook.cell(cell).locator(".widget-dropdown select").first
-        weight_slider = notebook.slider(cell, "weight w")
-        weight_slider.wait_for(state="visible")
+        menu.wait_for(state="visible")
         start_activation = menu.input_value()
-        first_picture = notebook.image_source(cell)
-
         other = "relu" if start_activation != "relu" else "tanh"
-        menu.select_option(other)
-        other_picture = notebook.wait_for_image_change(cell, first_picture, f"choosing the activation {other!r}")
-
-        menu.select_option(start_activation)
-        notebook.wait_for_image(cell, first_picture, f"choosing {start_activation!r} again")
-
-        moved_picture = notebook.drag_and_wait_for_change(cell, weight_slider, -0.25, first_picture, "dragging the weight slider")
-        assert moved_picture != other_picture
+        change_restore_then_drag(notebook, cell, lambda: menu.select_option(other),
+                                 lambda: menu.select_option(start_activation), f"choosing the activation {other!r}",
+                                 drag_label="weight w", drag_fraction=-0.25)
 
 
 def test_kernel_editor_redraws_the_feature_map(lab, request):
@@ -139,7 +139,7 @@ def test_kernel_editor_redraws_the_feature_map(lab, request):
     name = "04_cnn_mnist.ipynb"
     require_notebook(name)
     with lab.notebook(name, request.node.name) as notebook:
-        cell = run_to_widget(notebook, "kernel_editor(")
+        cell = run_to_widget(notebook, "kernel_explorer(")
         kernel_boxes = notebook.cell(cell).locator(".widget-gridbox input")
         kernel_boxes.first.wait_for(state="visible")
         assert kernel_boxes.count() == 9, f"the kernel editor shows {kernel_boxes.count()} number boxes, not 3×3"

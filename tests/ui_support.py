@@ -432,6 +432,18 @@ class NotebookPage:
     def readout(self, slider) -> str:
         return slider.locator(".widget-readout").inner_text().strip()
 
+    def change_and_restore(self, cell_index: int, first_source: str, change, restore, what: str) -> str:
+        """Call ``change()``, wait for a new picture, call ``restore()``, wait for the first picture again.
+
+        Returns the changed picture: the widget must follow a change and must draw the same
+        picture again for the same settings.
+        """
+        change()
+        changed_source = self.wait_for_image_change(cell_index, first_source, what)
+        restore()
+        self.wait_for_image(cell_index, first_source, f"undoing {what}")
+        return changed_source
+
     def drag_and_wait_for_change(self, cell_index: int, slider, fraction: float, old_source: str, what: str) -> str:
         """Drag ``slider`` by ``fraction`` of its track, check it moved, and wait for the picture to change; return it."""
         start = self.readout(slider)

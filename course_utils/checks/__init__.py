@@ -1,26 +1,23 @@
 """Automatic checks for the exercises, and the numerical tools behind them.
 
-Each ``check_<name>(learner_function)`` prints one verdict line and returns
-True or False; it never raises on an unfinished or wrong answer. The
-reference answers live in the topic modules of ``course_utils``.
+Each ``check_<name>(learner_function)`` prints one verdict line and returns a
+``Verdict`` (true when passed); it never raises on an unfinished or wrong answer.
+The reference answers live beside each check, as private functions
+(``checks.<topic>._<name>``), with the named mistakes each check recognises.
+
+There is one module of checks per notebook (``baselines`` 00, ``gradient_descent``
+01, ``numpy_nets`` 02, ``mlp`` 03, ``cnn`` 04, ``rnn`` 05, ``production`` 06); every
+name in a module's ``__all__`` is available here as ``checks.<name>``.
 """
 
-from course_utils.checks.core import gradient_check, numerical_gradient, rel_error, run_check
-from course_utils.checks.data_basics import check_class_counts, check_nearest_mean_predict
-from course_utils.checks.cnn import check_conv2d, check_conv_output_size, check_fgsm_perturbation, check_max_pool2d
-from course_utils.checks.mlp import check_accuracy_from_scores, check_dense_parameter_count, check_one_hot
-from course_utils.checks.gradient_descent import check_largest_stable_learning_rate, check_loss_gradient, check_sgd_epoch
-from course_utils.checks.numpy_nets import check_cross_entropy_gradient, check_sgd_step, check_softmax, check_tanh_layer_backward
-from course_utils.checks.production import check_least_confident, check_request_to_tensor
-from course_utils.checks.rnn import check_lstm_cell_step, check_rnn_forward, check_sample_with_temperature
+from course_utils.checks import baselines, cnn, gradient_descent, mlp, numpy_nets, production, rnn
+from course_utils.checks.core import (Mistake, gradient_check, numerical_gradient, recognising, rel_error, run_check,
+                                      use_if_passed)
 
-__all__ = [
-    "rel_error", "numerical_gradient", "gradient_check", "run_check",
-    "check_class_counts", "check_nearest_mean_predict",
-    "check_conv2d", "check_conv_output_size", "check_max_pool2d", "check_fgsm_perturbation",
-    "check_loss_gradient", "check_largest_stable_learning_rate", "check_sgd_epoch",
-    "check_one_hot", "check_accuracy_from_scores", "check_dense_parameter_count",
-    "check_softmax", "check_cross_entropy_gradient", "check_tanh_layer_backward", "check_sgd_step",
-    "check_least_confident", "check_request_to_tensor",
-    "check_rnn_forward", "check_lstm_cell_step", "check_sample_with_temperature",
-]
+TOPIC_MODULES = (baselines, gradient_descent, numpy_nets, mlp, cnn, rnn, production)
+
+__all__ = ["rel_error", "numerical_gradient", "gradient_check", "run_check", "Mistake", "recognising", "use_if_passed"]
+for _module in TOPIC_MODULES:
+    for _name in _module.__all__:
+        globals()[_name] = getattr(_module, _name)
+        __all__.append(_name)

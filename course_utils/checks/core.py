@@ -13,6 +13,8 @@ so a notebook always runs top to bottom.
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -40,6 +42,20 @@ class Verdict:
 
     def _ipython_display_(self) -> None:
         """Show nothing as a cell's value: the verdict line was printed already."""
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A common wrong answer to an exercise, recognised by what it returns.
+
+    ``wrong`` takes the learner function's arguments and returns what a function with
+    this mistake would return; ``diagnosis`` names the mistake and says where to look,
+    without giving the code. When a learner's answer fails a case and equals what
+    ``wrong`` returns there, the check prints the diagnosis instead of a bare "expected …, got …".
+    """
+
+    diagnosis: str
+    wrong: Callable
 
 
 def _to_numpy(value) -> np.ndarray:
@@ -124,12 +140,36 @@ def _compare(got, expected, tolerance: float) -> tuple[bool, str, float]:
     return True, "", error
 
 
+def _diagnose(got, args, mistakes: Sequence[Mistake], tolerance: float) -> str | None:
+    """The diagnosis of the first mistake whose answer on ``args`` equals ``got``, else None."""
+    for mistake in mistakes:
+        try:
+            wrong_answer = mistake.wrong(*copy.deepcopy(args))
+        except Exception:  # a mistake that cannot happen on these inputs
+            continue
+        try:
+            if _compare(got, wrong_answer, max(tolerance, 1e-9))[0]:
+                return mistake.diagnosis
+        except Exception:
+            continue
+    return None
+
+
+def _call(learner_function: Callable, args: tuple):
+    """Call the learner's function on copies of ``args``: it may write into its inputs without harm."""
+    return learner_function(*copy.deepcopy(args))
+
+
 def run_check(name: str, learner_function: Callable, cases: Sequence[tuple[tuple, Any]], *,
-              tolerance: float = 1e-6, hint: str = "", describe_inputs: bool = True) -> Verdict:
+              tolerance: float = 1e-6, hint: str = "", start: str = "", mistakes: Sequence[Mistake] = (),
+              describe_inputs: bool = True) -> Verdict:
     """Call ``learner_function(*args)`` for each ``(args, expected)`` case and print one verdict line.
 
     Numbers and arrays pass when ``rel_error`` is at most ``tolerance``;
-    booleans and strings must be equal. Returns a ``Verdict``, true when every case passes.
+    booleans and strings must be equal. The learner's function gets copies of the inputs.
+    ``start`` is shown while the function is not written yet (what to begin with); on a wrong
+    answer, the diagnosis of a matching ``Mistake`` is shown, else what was expected and ``hint``.
+    Returns a ``Verdict``, true when every case passes.
     """
     if not callable(learner_function):
         print(f"{FAIL} {name}: expected a function, got {type(learner_function).__name__}. Pass the function itself, without ().")
@@ -137,21 +177,51 @@ def run_check(name: str, learner_function: Callable, cases: Sequence[tuple[tuple
     worst = 0.0
     for number, (args, expected) in enumerate(cases, start=1):
         try:
-            got = learner_function(*args)
+            got = _call(learner_function, args)
         except NotImplementedError:
-            print(f"{TODO} {name}: not written yet (it raises NotImplementedError). {hint}".rstrip())
+            print(f"{TODO} {name}: not written yet (it raises NotImplementedError). {start or hint}".rstrip())
             return Verdict(False)
         except Exception as error:  # the learner's code failed: report, never raise
             print(f"{FAIL} {name}: case {number} raised {type(error).__name__}: {error}. {hint}".rstrip())
             return Verdict(False)
         if got is None and expected is not None:
-            print(f"{TODO} {name}: not written yet (it returns None). {hint}".rstrip())
+            print(f"{TODO} {name}: not written yet (it returns None). {start or hint}".rstrip())
             return Verdict(False)
         ok, reason, error = _compare(got, expected, tolerance)
         if not ok:
+            diagnosis = _diagnose(got, args, mistakes, tolerance)
+            if diagnosis:
+                print(f"{FAIL} {name}: case {number} of {len(cases)}: {diagnosis}")
+                return Verdict(False)
             inputs = f" for input {_describe(args if len(args) != 1 else args[0])}" if describe_inputs else ""
             print(f"{FAIL} {name}: case {number} of {len(cases)}{inputs}: {reason}. {hint}".rstrip())
             return Verdict(False)
         worst = max(worst, error)
     print(f"{PASS} {name}: passed {len(cases)} cases (worst relative error {worst:.1e}, tolerance {tolerance:.0e}).")
     return Verdict(True)
+
+
+def recognising(*mistakes: Mistake):
+    """Decorator for a check: record the mistakes it recognises as ``check.mistakes``, so a test can feed it each one."""
+    def attach(check):
+        check.mistakes = mistakes
+        return check
+    return attach
+
+
+def use_if_passed(verdict, learner_function: Callable, reference: Callable) -> Callable:
+    """The learner's function once its check has passed, else the reference; prints which one later cells run.
+
+    ``verdict`` is what the check returned (truthy when it passed)::
+
+        one_hot_passed = checks.check_one_hot(one_hot)
+        ...
+        encode = checks.use_if_passed(one_hot_passed, one_hot, one_hot_solution)
+    """
+    name = getattr(learner_function, "__name__", "your function")
+    if verdict:
+        print(f"Using your {name}.")
+        return learner_function
+    print(f"Using the reference {getattr(reference, '__name__', name)}: your {name} has not passed its check yet.")
+    return reference
+

@@ -4,34 +4,55 @@ from __future__ import annotations
 
 import numpy as np
 
-from course_utils import numpy_nets
-from course_utils.checks.core import run_check
+from course_utils.checks.core import Verdict, run_check
 
 __all__ = ["check_softmax", "check_cross_entropy_gradient", "check_tanh_layer_backward", "check_sgd_step"]
 
+# Reference answers.
 
-def check_softmax(softmax) -> bool:
+def _softmax(logits):
+    exp_shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exp_shifted / exp_shifted.sum(axis=-1, keepdims=True)
+
+
+def _cross_entropy_gradient(logits, labels):
+    targets = np.zeros_like(logits)
+    targets[np.arange(len(labels)), labels] = 1.0
+    return (_softmax(logits) - targets) / len(logits)
+
+
+def _tanh_layer_backward(inputs, weights, bias, grad_outputs):
+    grad_pre_activation = grad_outputs * (1.0 - np.tanh(inputs @ weights + bias) ** 2)
+    return grad_pre_activation @ weights.T, inputs.T @ grad_pre_activation, grad_pre_activation.sum(axis=0)
+
+
+def _sgd_step(params, grads, learning_rate):
+    return {name: params[name] - learning_rate * grads[name] for name in params}
+
+
+
+def check_softmax(softmax) -> Verdict:
     """``softmax(logits)`` (N, C) -> probabilities (N, C), stable for huge logits."""
     rng = np.random.default_rng(0)
     random_logits = rng.normal(size=(5, 4))
     huge_logits = np.array([[1000.0, 999.0, 998.0], [-1000.0, -1001.0, -1002.0]])
     cases = [
         ((np.array([[1.0, 2.0, 3.0]]),), np.array([[0.09003057, 0.24472847, 0.66524096]])),
-        ((random_logits,), numpy_nets.softmax(random_logits)),
-        ((huge_logits,), numpy_nets.softmax(huge_logits)),  # e^1000 overflows: subtract the row maximum first
+        ((random_logits,), _softmax(random_logits)),
+        ((huge_logits,), _softmax(huge_logits)),  # e^1000 overflows: subtract the row maximum first
     ]
     return run_check("softmax", softmax, cases, tolerance=1e-6,
                      hint="Hint: subtract each row's maximum (keepdims=True) before np.exp, then divide by the row sums.")
 
 
-def check_cross_entropy_gradient(cross_entropy_gradient) -> bool:
+def check_cross_entropy_gradient(cross_entropy_gradient) -> Verdict:
     """``cross_entropy_gradient(logits, labels)`` -> (softmax(logits) - one_hot(labels)) / N, shape (N, C)."""
     rng = np.random.default_rng(1)
     random_logits = rng.normal(size=(6, 5))
     random_labels = rng.integers(0, 5, size=6)
     cases = [
         ((np.array([[0.0, 0.0]]), np.array([1])), np.array([[0.5, -0.5]])),
-        ((random_logits, random_labels), numpy_nets.cross_entropy_gradient(random_logits, random_labels)),
+        ((random_logits, random_labels), _cross_entropy_gradient(random_logits, random_labels)),
     ]
     return run_check("cross_entropy_gradient", cross_entropy_gradient, cases, tolerance=1e-6,
                      hint="Hint: q - p, where q is the softmax of each row and p the one-hot label; "
@@ -54,14 +75,14 @@ def _flattened_backward(tanh_layer_backward):
     return wrapped
 
 
-def check_tanh_layer_backward(tanh_layer_backward) -> bool:
+def check_tanh_layer_backward(tanh_layer_backward) -> Verdict:
     """``tanh_layer_backward(inputs, weights, bias, grad_outputs)`` -> (grad_inputs, grad_weights, grad_bias)."""
     rng = np.random.default_rng(2)
     cases = []
     for num_examples, num_inputs, num_outputs in ((1, 2, 1), (4, 3, 5)):
         args = (rng.normal(size=(num_examples, num_inputs)), rng.normal(size=(num_inputs, num_outputs)),
                 rng.normal(size=num_outputs), rng.normal(size=(num_examples, num_outputs)))
-        expected = np.concatenate([np.ravel(g) for g in numpy_nets.tanh_layer_backward(*args)])
+        expected = np.concatenate([np.ravel(g) for g in _tanh_layer_backward(*args)])
         cases.append((args, expected))
     return run_check("tanh_layer_backward", _flattened_backward(tanh_layer_backward), cases, tolerance=1e-6,
                      describe_inputs=False,
@@ -86,14 +107,14 @@ def _flattened_sgd(sgd_step):
     return wrapped
 
 
-def check_sgd_step(sgd_step) -> bool:
+def check_sgd_step(sgd_step) -> Verdict:
     """``sgd_step(params, grads, learning_rate)`` -> new dict {name: params[name] - learning_rate * grads[name]}."""
     rng = np.random.default_rng(3)
     params = {"W1": rng.normal(size=(3, 2)), "b1": rng.normal(size=2)}
     grads = {"W1": rng.normal(size=(3, 2)), "b1": rng.normal(size=2)}
     cases = []
     for args in (({"w": np.array([2.0])}, {"w": np.array([4.0])}, 0.25), (params, grads, 0.1)):
-        updated = numpy_nets.sgd_step(*args)
+        updated = _sgd_step(*args)
         cases.append((args, np.concatenate([np.ravel(updated[name]) for name in sorted(updated)])))
     return run_check("sgd_step", _flattened_sgd(sgd_step), cases, tolerance=1e-9, describe_inputs=False,
                      hint="Hint: step against the gradient: {name: params[name] - learning_rate * grads[name] for name in params}.")

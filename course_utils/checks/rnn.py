@@ -5,10 +5,31 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from course_utils import rnn
-from course_utils.checks.core import run_check
+from course_utils.checks.core import Verdict, run_check
 
 __all__ = ["check_rnn_forward", "check_lstm_cell_step", "check_sample_with_temperature"]
+
+# Reference answers.
+
+def _rnn_forward(inputs, h0, W1, W2, W3):
+    h, hidden_states, outputs = h0, [], []
+    for x in inputs:
+        h = np.tanh(h @ W1 + x @ W2)
+        hidden_states.append(h)
+        outputs.append(h @ W3)
+    return np.array(hidden_states), np.array(outputs)
+
+
+def _lstm_cell_step(x, h, c, W_x, W_h, b):
+    i, f, g, o = (x @ W_x.T + h @ W_h.T + b).chunk(4, dim=-1)
+    c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c_new), c_new
+
+
+def _probabilities_with_temperature(logits, temperature):
+    weights = np.exp((logits - logits.max()) / temperature)
+    return weights / weights.sum()
+
 
 
 def _pair_as_array(function):
@@ -30,7 +51,7 @@ def _pair_as_array(function):
     return wrapped
 
 
-def check_rnn_forward(rnn_forward) -> bool:
+def check_rnn_forward(rnn_forward) -> Verdict:
     """``rnn_forward(inputs (T, D), h0 (H,), W1 (H, H), W2 (D, H), W3 (H, K))`` -> (hidden states (T, H), outputs (T, K))."""
     rng = np.random.default_rng(5)
     cases = []
@@ -38,7 +59,7 @@ def check_rnn_forward(rnn_forward) -> bool:
         args = (rng.normal(size=(length, input_size)), rng.normal(size=hidden_size) * 0.5,
                 rng.normal(size=(hidden_size, hidden_size)), rng.normal(size=(input_size, hidden_size)),
                 rng.normal(size=(hidden_size, output_size)))
-        hidden_states, outputs = rnn.rnn_forward(*args)
+        hidden_states, outputs = _rnn_forward(*args)
         cases.append((args, np.stack([hidden_states, outputs])))
     # output_size == hidden_size above, so the two results stack into one array to compare
     return run_check("rnn_forward", _pair_as_array(rnn_forward), cases, tolerance=1e-7, describe_inputs=False,
@@ -46,7 +67,7 @@ def check_rnn_forward(rnn_forward) -> bool:
                           "keep every h and every y, and return (np.array(hs), np.array(ys)).")
 
 
-def check_lstm_cell_step(lstm_cell_step) -> bool:
+def check_lstm_cell_step(lstm_cell_step) -> Verdict:
     """``lstm_cell_step(x (N, D), h (N, H), c (N, H), W_x (4H, D), W_h (4H, H), b (4H,))`` -> (h_new, c_new), each (N, H)."""
     generator = torch.Generator().manual_seed(3)
     cases = []
@@ -57,7 +78,7 @@ def check_lstm_cell_step(lstm_cell_step) -> bool:
                 torch.randn(4 * hidden_size, input_size, generator=generator, dtype=torch.float64),
                 torch.randn(4 * hidden_size, hidden_size, generator=generator, dtype=torch.float64),
                 torch.randn(4 * hidden_size, generator=generator, dtype=torch.float64))
-        h_new, c_new = rnn.lstm_cell_step(*args)
+        h_new, c_new = _lstm_cell_step(*args)
         cases.append((args, np.stack([h_new.numpy(), c_new.numpy()])))
     return run_check("lstm_cell_step", _pair_as_array(lstm_cell_step), cases, tolerance=1e-7, describe_inputs=False,
                      hint="Hint: z = x @ W_x.T + h @ W_h.T + b; split z in four along the last axis in the order "
@@ -81,14 +102,14 @@ def _frequencies(sample_with_temperature, logits, temperature):
     return counts / SAMPLING_DRAWS
 
 
-def check_sample_with_temperature(sample_with_temperature) -> bool:
+def check_sample_with_temperature(sample_with_temperature) -> Verdict:
     """``sample_with_temperature(logits (V,), temperature, rng)`` -> one int index, drawn from softmax(logits / temperature).
 
     Compares how often each index comes up in 5,000 draws with the probabilities
     (relative error at most 0.1, several times the sampling noise).
     """
     logits = np.array([0.8, 0.3, 0.0, -0.4])
-    cases = [((logits, temperature), rnn.probabilities_with_temperature(logits, temperature)) for temperature in (1.0, 0.7, 2.0)]
+    cases = [((logits, temperature), _probabilities_with_temperature(logits, temperature)) for temperature in (1.0, 0.7, 2.0)]
     cases.append(((np.array([0.0, 3.0, 1.0]), 0.05), np.array([0.0, 1.0, 0.0])))   # nearly greedy
     return run_check("sample_with_temperature", lambda *args: _frequencies(sample_with_temperature, *args), cases,
                      tolerance=0.1,
