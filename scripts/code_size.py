@@ -74,8 +74,10 @@ def measure(root: Path = ROOT) -> dict:
     modules = {str(path.relative_to(root)): code_lines(path.read_text(encoding="utf-8"))
                for path in sorted((root / "course_utils").rglob("*.py"))}
     notebooks = {path.name: code_lines(notebook_code(path)) for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
+    checks = sum(count for name, count in modules.items() if name.startswith("course_utils/checks/"))
     return {"modules": modules, "notebooks": notebooks,
-            "course_utils_total": sum(modules.values()), "notebooks_total": sum(notebooks.values())}
+            "course_utils_total": sum(modules.values()), "checks_total": checks,
+            "plumbing_total": sum(modules.values()) - checks, "notebooks_total": sum(notebooks.values())}
 
 
 def main() -> None:
@@ -88,7 +90,8 @@ def main() -> None:
     for group in ("modules", "notebooks"):
         for name, count in figures[group].items():
             print(f"{count:6d}  {name}")
-    print(f"{figures['course_utils_total']:6d}  course_utils in all\n{figures['notebooks_total']:6d}  notebooks in all")
+    print(f"{figures['course_utils_total']:6d}  course_utils in all: {figures['plumbing_total']} plumbing and models, "
+          f"{figures['checks_total']} exercise checks\n{figures['notebooks_total']:6d}  notebooks in all")
     longest = [(length, f"{path.relative_to(ROOT)}:{name}") for path in sorted((ROOT / "course_utils").rglob("*.py"))
                for name, length in long_functions(path.read_text(encoding="utf-8"), limit=30)]
     print("functions over 30 lines:", ", ".join(f"{where} ({length})" for length, where in sorted(longest, reverse=True)) or "none")

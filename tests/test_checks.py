@@ -63,3 +63,29 @@ def test_a_check_never_raises_on_an_unfinished_or_broken_answer(name, capsys):
     assert not check(42)
     assert not check("not a function")
     assert not check(None)
+
+
+# Every notebook's checks name the common mistakes of their exercises.
+MODULES_NAMING_MISTAKES = checks.TOPIC_MODULES
+CHECKS_NAMING_MISTAKES = [(module.__name__.rsplit(".", 1)[-1], name)
+                          for module in MODULES_NAMING_MISTAKES for name in module.__all__ if name.startswith("check_")]
+
+
+@pytest.mark.parametrize("topic, name", CHECKS_NAMING_MISTAKES)
+def test_a_check_recognises_at_least_two_named_mistakes_and_names_each(topic, name, capsys):
+    check = getattr(checks, name)
+    mistakes = getattr(check, "mistakes", ())
+    assert len(mistakes) >= 2, f"{name} must recognise at least two named mistakes (decorate it with @recognising)"
+    for mistake in mistakes:
+        assert not check(mistake.wrong), f"{name} accepted the mistake {mistake.diagnosis!r}"
+        out = capsys.readouterr().out
+        assert mistake.diagnosis in out, f"{name} did not name the mistake {mistake.diagnosis!r}; it printed:\n{out}"
+
+
+@pytest.mark.parametrize("topic, name", CHECKS_NAMING_MISTAKES)
+def test_a_check_says_what_to_start_with_while_the_function_is_unwritten(topic, name, capsys):
+    check = getattr(checks, name)
+    assert not check(_not_written)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("⏳") and len(line.split("NotImplementedError).", 1)[-1].strip()) > 20, (
+        f"{name}: the ⏳ line should say what to start with, got {line!r}")

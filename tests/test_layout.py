@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -15,11 +16,33 @@ code_size = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(code_size)
 
 
-def test_course_utils_has_fewer_code_lines_than_the_notebooks():
+def test_course_utils_plumbing_has_fewer_code_lines_than_the_notebooks():
+    """The lesson lives on the page: what course_utils runs for the notebooks is smaller than the notebooks.
+
+    The exercise checks (course_utils/checks) are counted apart: they only grade the learner's code (each
+    check holds its cases, its reference answer and the named mistakes it diagnoses) and no notebook runs
+    them as part of the lesson (the next test). Both figures are printed by scripts/code_size.py.
+    """
     figures = code_size.measure(ROOT)
-    assert figures["course_utils_total"] < figures["notebooks_total"], (
-        f"course_utils has {figures['course_utils_total']} lines of code, the notebooks {figures['notebooks_total']}: "
-        "the lesson belongs on the notebook page (see CONTRIBUTING.md, 'Layout')")
+    assert figures["plumbing_total"] < figures["notebooks_total"], (
+        f"course_utils (without its checks) has {figures['plumbing_total']} lines of code, the notebooks "
+        f"{figures['notebooks_total']}: the lesson belongs on the notebook page (see CONTRIBUTING.md, 'Layout')")
+
+
+def test_the_checks_only_grade_nothing_else_runs_them():
+    """No module outside course_utils/checks imports them, and no notebook reaches for a check's private reference."""
+    for path in MODULES:
+        if "checks" in path.relative_to(ROOT).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                     [f"{node.module}.{alias.name}" for alias in node.names] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(name.startswith("course_utils.checks") for name in names), (
+                f"{path.relative_to(ROOT)} imports the exercise checks: plumbing must not depend on them")
+    for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        source = code_size.notebook_code(notebook)
+        assert not re.search(r"checks\.\w+\._\w+", source), (
+            f"{notebook.name} runs a check's private reference answer; write the lesson's code on the page")
 
 
 def test_no_function_in_course_utils_is_longer_than_50_lines():
