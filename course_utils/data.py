@@ -64,9 +64,9 @@ class MnistSplits:
 
 def data_dir() -> Path:
     """The folder holding the bundled data: ``$COURSE_DATA_DIR`` or the repository's ``data/``."""
-    override = os.environ.get(DATA_DIR_VARIABLE)
+    override = os.environ.get(DATA_DIR_VARIABLE, "").strip()
     if override:
-        return Path(override)
+        return Path(override).expanduser()
     return Path(__file__).resolve().parents[1] / "data"
 
 
@@ -81,6 +81,12 @@ def sha256_of(path: Path) -> str:
 
 def _verify_bundled(path: Path) -> None:
     fix = "restore it with `git checkout -- data/` (or clone the course again)"
+    override = os.environ.get(DATA_DIR_VARIABLE, "").strip()
+    if override and Path(override).resolve() == path.parent.resolve():
+        fix = (f"{DATA_DIR_VARIABLE}={override!r} points there: point it at a folder holding a good {BUNDLED_FILE} "
+               f"(the course's data/ folder), or unset it to use the course's own copy")
+    if path.parent.is_file():
+        raise DataError(f"{path.parent} is a file, not a folder holding {BUNDLED_FILE}: {fix}.")
     if not path.is_file():
         raise DataError(f"{path} is missing: {fix}.")
     size = path.stat().st_size
@@ -98,26 +104,77 @@ def _load_bundled(folder: Path | None) -> MnistSplits:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in BUNDLED_ARRAYS}
     except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
-        raise DataError(f"{path} cannot be read ({error}): restore it with `git checkout -- data/`.") from error
+        raise DataError(f"{path} cannot be read ({error}): restore it with `git checkout -- data/`"
+                        f"{f' or check {DATA_DIR_VARIABLE}' if os.environ.get(DATA_DIR_VARIABLE) else ''}.") from error
     return MnistSplits(**arrays, source="bundled")
 
 
-def _torchvision_dataset(root: Path, train: bool, download: bool):
+IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+_IDX_MAGIC = {"images": 0x00000803, "labels": 0x00000801}   # unsigned bytes; 3 or 1 dimensions
+_MAX_IDX_ITEMS = 1_000_000                                  # MNIST has 60,000; anything near this is not MNIST
+
+
+def _idx_fix(root: Path) -> str:
+    return (f"replace it with a good copy (delete {root / 'MNIST'} and call load_mnist('full', download=True) when "
+            f"online, or copy the original IDX files into {root / 'MNIST' / 'raw'}), or use the bundled set: load_mnist()")
+
+
+def read_idx(path: Path, kind: str, root: Path) -> np.ndarray:
+    """Read one MNIST IDX file, ``kind`` "images" (N, 28, 28) or "labels" (N,), checking everything it claims.
+
+    The magic number, the dimensions (28 × 28), the item count (at most ``_MAX_IDX_ITEMS``), that the
+    file holds exactly that many bytes, and for labels that every label is 0..9. ``DataError`` names the
+    file, what is wrong with it and how to get a good one.
+    """
+    dimensions = 3 if kind == "images" else 1
+    header_bytes = 4 * (1 + dimensions)
+    with open(path, "rb") as handle:
+        header = handle.read(header_bytes)
+        if len(header) < header_bytes:
+            raise DataError(f"{path} is empty or truncated ({len(header)} bytes, no complete IDX header): {_idx_fix(root)}.")
+        magic, *shape = np.frombuffer(header, dtype=">u4").tolist()
+        if magic != _IDX_MAGIC[kind]:
+            raise DataError(f"{path} is not an MNIST {kind} file (magic number {magic:#010x}, expected "
+                            f"{_IDX_MAGIC[kind]:#010x}): {_idx_fix(root)}.")
+        if shape[0] > _MAX_IDX_ITEMS or shape[1:] not in ([], [IMAGE_SIDE, IMAGE_SIDE]):
+            raise DataError(f"{path} claims {shape[0]:,} {kind} of shape {tuple(shape[1:])}; MNIST has at most "
+                            f"70,000 of shape {(IMAGE_SIDE, IMAGE_SIDE) if dimensions == 3 else ()}: {_idx_fix(root)}.")
+        expected = int(np.prod(shape))
+        values = np.frombuffer(handle.read(expected + 1), dtype=np.uint8)
+    if len(values) != expected:
+        raise DataError(f"{path} holds {len(values):,} bytes of data where its header announces {expected:,}"
+                        f"{' (or more)' if len(values) > expected else ''}: {_idx_fix(root)}.")
+    if kind == "labels" and len(values) and values.max() > 9:
+        raise DataError(f"{path} holds the label {int(values.max())}; MNIST labels are 0..9: {_idx_fix(root)}.")
+    return values.reshape(shape)
+
+
+def _read_split(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The images and labels of one split of full MNIST from ``root/MNIST/raw``, checked against each other."""
+    raw = root / "MNIST" / "raw"
+    image_path, label_path = (raw / name for name in IDX_FILES[split])
+    missing = [path.name for path in (image_path, label_path) if not path.is_file()]
+    if missing:
+        raise DataError(f"full MNIST not found under {raw} (missing {', '.join(missing)}): call "
+                        "load_mnist('full', download=True) when online, or copy the four IDX files there; "
+                        "or use the bundled set with load_mnist().")
+    images, labels = read_idx(image_path, "images", root), read_idx(label_path, "labels", root)
+    if len(images) != len(labels):
+        raise DataError(f"{image_path.name} holds {len(images):,} images but {label_path.name} {len(labels):,} labels; "
+                        f"the two files of a split must match: {_idx_fix(root)}.")
+    return images, labels
+
+
+def _download_full(root: Path) -> None:
+    """Fetch the full MNIST IDX files into ``root/MNIST/raw`` through torchvision (needs the internet once)."""
     from torchvision.datasets import MNIST
 
-    if not download:
-        try:
-            return MNIST(str(root), train=train, download=False)
-        except RuntimeError as error:
-            raise DataError(
-                f"full MNIST not found under {root / 'MNIST' / 'raw'}: call load_mnist('full', download=True) "
-                f"when online, or copy the four IDX files (train-images-idx3-ubyte, …) there; "
-                f"or use the bundled set with load_mnist()."
-            ) from error
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(10)  # offline, fail within seconds instead of hanging
     try:
-        return MNIST(str(root), train=train, download=True)
+        for train in (True, False):
+            MNIST(str(root), train=train, download=True)
     except Exception as error:  # torchvision raises several kinds when every mirror fails
         raise DataError(
             f"could not download full MNIST into {root} ({type(error).__name__}: {error}); "
@@ -129,15 +186,11 @@ def _torchvision_dataset(root: Path, train: bool, download: bool):
 
 def _load_full(root: Path | None, download: bool) -> MnistSplits:
     root = Path(root or data_dir() / "full")
-    train = _torchvision_dataset(root, train=True, download=download)
-    test = _torchvision_dataset(root, train=False, download=download)
-    return MnistSplits(
-        train_images=train.data.numpy().astype(np.uint8),
-        train_labels=train.targets.numpy().astype(np.uint8),
-        test_images=test.data.numpy().astype(np.uint8),
-        test_labels=test.targets.numpy().astype(np.uint8),
-        source="full",
-    )
+    if download and not all((root / "MNIST" / "raw" / name).is_file() for names in IDX_FILES.values() for name in names):
+        _download_full(root)
+    train_images, train_labels = _read_split(root, "train")
+    test_images, test_labels = _read_split(root, "test")
+    return MnistSplits(train_images, train_labels, test_images, test_labels, source="full")
 
 
 def load_mnist(source: str = "bundled", *, root: str | Path | None = None, download: bool = False) -> MnistSplits:

@@ -186,10 +186,25 @@ def load_model(path: str | Path) -> nn.Module:
     """
 
     card_path = model_card_path(path)
-    settings = None
-    if card_path.is_file():
-        card = json.loads(card_path.read_text())
-        if card.get("architecture") != ARCHITECTURE:
-            raise ValueError(f"{card_path} describes {card.get('architecture')!r}; only {ARCHITECTURE} can be loaded")
-        settings = card.get("settings")
+    settings = read_model_card(card_path).get("settings") if card_path.is_file() else None
     return load_weights(build_served_cnn(settings), path)
+
+
+def read_model_card(card_path: str | Path) -> dict:
+    """The model card at ``card_path`` as a dict, checked: a JSON object naming ``ARCHITECTURE``, with dict settings.
+
+    Raises ``ValueError`` naming the file and what is wrong with it.
+    """
+    card_path = Path(card_path)
+    fix = "save the model again with deployment.save_model(model, path), which writes a good card"
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"the model card {card_path} is not valid JSON ({error}): {fix}") from None
+    if not isinstance(card, dict):
+        raise ValueError(f"the model card {card_path} must be a JSON object, got a JSON {type(card).__name__}: {fix}")
+    if card.get("architecture") != ARCHITECTURE:
+        raise ValueError(f"{card_path} describes {card.get('architecture')!r}; only {ARCHITECTURE} can be loaded")
+    if not isinstance(card.get("settings", {}), dict):
+        raise ValueError(f"the model card {card_path} has settings that are not a JSON object: {fix}")
+    return card

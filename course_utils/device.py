@@ -33,43 +33,51 @@ def _available(name: str) -> bool:
     return name == "cpu"
 
 
+def _requested() -> tuple[str | None, str]:
+    """(the device named in ``COURSE_DEVICE``, lower-cased, or None when unset or blank; the raw value)."""
+    raw = os.environ.get(ENV_VARIABLE, "")
+    return (raw.strip().lower() or None), raw
+
+
 def pick_device(preferred: str | None = None) -> torch.device:
     """Return the device to compute on.
 
     Order of choice: ``preferred`` if given, else the ``COURSE_DEVICE``
-    environment variable if set, else CUDA, then Apple MPS, then CPU.
-    Asking for a device that is not present raises ``RuntimeError`` rather
-    than silently falling back.
+    environment variable if set (blank counts as unset), else CUDA, then Apple
+    MPS, then CPU. Names are case-insensitive. Asking for a device that is not
+    present raises ``RuntimeError`` rather than silently falling back.
     """
-    requested = preferred or os.environ.get(ENV_VARIABLE, "").strip().lower() or None
-    if requested is not None:
-        if requested not in KNOWN_DEVICES:
-            raise ValueError(
-                f"unknown device {requested!r} (from {'argument' if preferred else ENV_VARIABLE}); "
-                f"use one of {', '.join(KNOWN_DEVICES)}"
-            )
-        if not _available(requested):
-            raise RuntimeError(
-                f"device {requested!r} was requested but is not available on this machine; "
-                f"unset {ENV_VARIABLE} or set it to 'cpu'"
-            )
-        return torch.device(requested)
-    for name in ("cuda", "mps"):
-        if _available(name):
-            return torch.device(name)
-    return torch.device("cpu")
+    from_variable, raw = _requested()
+    if preferred is not None and not isinstance(preferred, str):
+        raise TypeError(f"preferred must be a device name such as 'cpu', got {type(preferred).__name__}")
+    requested = preferred.strip().lower() if preferred else from_variable
+    if requested is None:
+        for name in ("cuda", "mps"):
+            if _available(name):
+                return torch.device(name)
+        return torch.device("cpu")
+    source = f"pick_device({preferred!r})" if preferred else f"{ENV_VARIABLE}={raw!r}"
+    if requested not in KNOWN_DEVICES:
+        raise ValueError(f"unknown device {requested!r} (from {source}); use one of {', '.join(KNOWN_DEVICES)}")
+    if not _available(requested):
+        fix = ("call pick_device() without an argument, or pick_device('cpu')" if preferred
+               else f"unset {ENV_VARIABLE} or set it to 'cpu'")
+        raise RuntimeError(f"device {requested!r} was requested ({source}) but is not available on this machine; {fix}")
+    return torch.device(requested)
 
 
 def explain_choice(device: torch.device | None = None) -> str:
     """One sentence saying which device is used and why."""
     device = device or pick_device()
-    forced = os.environ.get(ENV_VARIABLE)
-    if forced:
-        return f"Using {device.type.upper()} because {ENV_VARIABLE}={forced} is set."
+    forced, raw = _requested()
+    if forced == device.type:
+        return f"Using {device.type.upper()} because {ENV_VARIABLE}={raw.strip()} is set."
     if device.type == "cuda":
         return f"Using CUDA: an NVIDIA GPU was found ({torch.cuda.get_device_name(device)})."
     if device.type == "mps":
         return "Using MPS: an Apple-silicon GPU was found."
+    if device.type == "cpu" and (_available("cuda") or _available("mps")):
+        return "Using the CPU, as asked (a GPU is present)."
     built = f"this PyTorch build supports CUDA {torch.version.cuda}" if torch.version.cuda else "this PyTorch build has no CUDA support"
     return f"Using the CPU: no CUDA or Apple MPS GPU was found ({built}). Everything in the course runs on it."
 

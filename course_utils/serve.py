@@ -23,21 +23,32 @@ Pixels are numbers from 0 to 255, as in the MNIST files: 0 is the background,
 
     {"predictions": [7, 2], "probabilities": [[p0, ..., p9], [p0, ..., p9]]}
 
-``GET /health`` answers ``{"status": "ok", ...}``. Errors come back as
-``{"error": "what went wrong"}`` with status 400 (not valid JSON), 404 (unknown
-path), 405 (wrong method), 411 (no Content-Length), 413 (body larger than
-``max_body_bytes``) or 422 (valid JSON, but not images: wrong keys, shape,
-type or values outside 0..255). A bad request never stops the service.
+``GET /health`` answers ``{"status": "ok", ...}``. Every error, whatever the
+request, comes back as JSON ``{"error": "what went wrong"}`` with status 400 (not
+valid JSON, nested deeper than ``MAX_JSON_DEPTH``, a number of more than
+``MAX_NUMBER_DIGITS`` digits, a Content-Length that is not one plain number),
+404 (unknown path), 405 (any method but GET and POST), 411 (no Content-Length),
+413 (body larger than ``max_body_bytes``), 414/431 (request line or headers too
+long), 422 (valid JSON, but not images: wrong keys, shape, type or values
+outside 0..255; the offending value is quoted in at most 40 characters) or 503
+(more than ``MAX_CONNECTIONS`` connections at once). A request must arrive whole
+within ``REQUEST_DEADLINE_SECONDS``; at most ``MAX_PARALLEL_DECODES`` requests
+decode their JSON at once, and no body within the size limit decodes to more
+than ``max_json_values`` values, so memory stays bounded. A bad request never
+stops the service.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import socket
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -52,6 +63,14 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 _DRAIN_LIMIT = 16 * 1024 * 1024    # read (and discard) at most this much of an oversized body
 
+# Bounds on the work one request may cause, whatever it holds (tests/test_service_hostile.py tries them).
+MAX_JSON_DEPTH = 8                 # {"images": [image [row [pixel]]]} is 4 deep
+MAX_NUMBER_DIGITS = 20             # a pixel never needs more; Python's int() of 4,300+ digits is slow and refused
+REQUEST_DEADLINE_SECONDS = 20.0    # the whole request (headers and body) must arrive within this
+MAX_CONNECTIONS = 32               # connections handled at once; more get 503 at once
+MAX_PARALLEL_DECODES = 4           # requests decoding and checking their JSON at once
+_ECHO_CHARACTERS = 40              # how much of an offending value an error message repeats
+
 
 class BadInput(ValueError):
     """The request is valid JSON but does not hold images the service accepts (HTTP 422)."""
@@ -61,9 +80,66 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not allowed in JSON")
 
 
-def parse_json(body: bytes):
-    """Decode a request body as strict JSON (no NaN or Infinity). Raises ValueError when it is not."""
-    return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+def _parse_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise ValueError(f"a number of {len(text):,} digits is not a pixel value (pixels are 0..255)")
+    return int(text)
+
+
+def short(message, limit: int = 300) -> str:
+    """``str(message)`` cut to ``limit`` characters, for error answers."""
+    text = str(message)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _echo(value) -> str:
+    """A short, safe prefix of ``repr(value)`` for an error message."""
+    text = repr(value)
+    return text if len(text) <= _ECHO_CHARACTERS else text[:_ECHO_CHARACTERS] + "…"
+
+
+def json_shape(body: bytes | bytearray, *, chunk_bytes: int = 1 << 18) -> tuple[int, int]:
+    """(deepest nesting, number of values) of a JSON text, counted from its brackets and commas.
+
+    Counted in numpy, 256 kB at a time, so it is fast and needs little memory. Brackets inside
+    strings count too, which can only overestimate: a request of pixels holds no strings.
+    """
+    codes = np.frombuffer(body, dtype=np.uint8)
+    depth = deepest = values = 0
+    for start in range(0, len(codes), chunk_bytes):
+        chunk = codes[start:start + chunk_bytes]
+        opens = (chunk == ord("[")) | (chunk == ord("{"))
+        levels = depth + np.cumsum(opens.astype(np.int32) - ((chunk == ord("]")) | (chunk == ord("}"))))
+        deepest = max(deepest, int(levels.max()))
+        depth = int(levels[-1])
+        values += int(opens.sum() + (chunk == ord(",")).sum())
+    return deepest, values + 1
+
+
+def max_json_values(max_images: int = MAX_IMAGES) -> int:
+    """The most values (numbers, lists, objects) a request of ``max_images`` images can hold."""
+    return max_images * (data.IMAGE_SIDE * data.IMAGE_SIDE + data.IMAGE_SIDE + 1) + 16
+
+
+class RefusedBody(ValueError):
+    """A body refused before decoding: nested too deep, or more values than any request needs (HTTP 400)."""
+
+
+def parse_json(body: bytes | bytearray):
+    """Decode a request body as strict JSON (no NaN or Infinity). Raises ValueError when it is not.
+
+    Before decoding, the body's nesting and number of values are bounded (``MAX_JSON_DEPTH``,
+    ``max_json_values``: ``RefusedBody``), so no body within the size limit decodes deep or large.
+    """
+    depth, values = json_shape(body)
+    if depth > MAX_JSON_DEPTH:
+        raise RefusedBody(f"nested {depth} levels deep; images need 4 ({{\"images\": [image [row [pixel]]]}})")
+    if values > max_json_values():
+        raise RefusedBody(f"{values:,} values is more than {MAX_IMAGES} images can hold")
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant, parse_int=_parse_int)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def images_from_json(payload, *, max_images: int = MAX_IMAGES) -> np.ndarray:
@@ -91,7 +167,7 @@ def images_from_json(payload, *, max_images: int = MAX_IMAGES) -> np.ndarray:
         for row in image:
             for value in row:
                 if type(value) not in (int, float):  # bool is a subclass of int: excluded on purpose
-                    raise BadInput(f"image {number} holds {value!r} ({type(value).__name__}); pixels must be numbers 0..255")
+                    raise BadInput(f"image {number} holds {_echo(value)} ({type(value).__name__}); pixels must be numbers 0..255")
     array = np.asarray(images, dtype=np.float64)
     low, high = array.min(), array.max()
     if low < 0 or high > 255:
@@ -124,26 +200,67 @@ class DigitClassifier:
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "DigitService/1.0"
-    timeout = 30  # seconds a client may take to send its request before the connection is dropped
+    timeout = 10  # seconds any single read or write may wait; the whole request has REQUEST_DEADLINE_SECONDS
+
+    def version_string(self) -> str:
+        return self.server_version  # no Python version in the Server header
 
     def log_message(self, format, *args):  # noqa: A002 (the name comes from the base class)
         if self.server.verbose:
             super().log_message(format, *args)
 
+    def setup(self):
+        super().setup()
+        # A watchdog ends the connection at the deadline, however slowly the client trickles its bytes in.
+        self._watchdog = threading.Timer(self.server.request_deadline, self._expire)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def _expire(self) -> None:
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def finish(self):
+        self._watchdog.cancel()
+        try:
+            super().finish()
+        except OSError:  # the client or the watchdog closed the connection
+            pass
+
     def _send_json(self, status: int, content: dict) -> None:
         body = json.dumps(content).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
         try:
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):  # the client left before reading the answer
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            if status == HTTPStatus.METHOD_NOT_ALLOWED:
+                self.send_header("Allow", "GET, POST")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        except OSError:  # the client left before reading the answer
             self.close_connection = True
 
     def _error(self, status: int, message: str) -> None:
         self.close_connection = True
         self._send_json(status, {"error": message})
+
+    def send_error(self, code, message=None, explain=None):
+        """Every error is JSON, also those ``http.server`` raises itself (bad request line, 414, 431, unknown method)."""
+        if self.request_version == "HTTP/0.9":  # a garbled request line: answer with a status line all the same
+            self.request_version = "HTTP/1.0"
+        if code == HTTPStatus.NOT_IMPLEMENTED:  # a method http.server has no handler for
+            code, message = HTTPStatus.METHOD_NOT_ALLOWED, None
+        if code == HTTPStatus.METHOD_NOT_ALLOWED:
+            message = f"method {_echo(self.command)} is not allowed: use GET /health or POST /predict"
+        self._error(code, message or HTTPStatus(code).phrase)
+
+    def _not_allowed(self):
+        self.send_error(HTTPStatus.METHOD_NOT_ALLOWED)
+
+    do_HEAD = do_PUT = do_DELETE = do_OPTIONS = do_TRACE = do_PATCH = do_CONNECT = _not_allowed
 
     def do_GET(self):  # noqa: N802 (name fixed by http.server)
         if self.path == "/health":
@@ -152,45 +269,75 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/predict":
             self._error(HTTPStatus.METHOD_NOT_ALLOWED, "use POST for /predict")
         else:
-            self._error(HTTPStatus.NOT_FOUND, f"no such path {self.path!r}; try POST /predict or GET /health")
+            self._error(HTTPStatus.NOT_FOUND, f"no such path {_echo(self.path)}; try POST /predict or GET /health")
 
     def do_POST(self):  # noqa: N802
         if self.path != "/predict":
-            self._error(HTTPStatus.NOT_FOUND, f"no such path {self.path!r}; try POST /predict or GET /health")
+            self._error(HTTPStatus.NOT_FOUND, f"no such path {_echo(self.path)}; try POST /predict or GET /health")
             return
-        length_text = self.headers.get("Content-Length")
-        if length_text is None:
-            self._error(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length header with the JSON body")
+        length = self._content_length()
+        if length is None:
             return
+        body = self._read_body(length)
+        if body is None:  # the client stopped sending, or its time ran out
+            self.close_connection = True
+            return
+        with self.server.decoding:
+            status, answer = self._answer(body)
+        self._send_json(status, answer)
+
+    def _read_body(self, length: int) -> bytearray | None:
+        """The body, read straight into one buffer of ``length`` bytes (no second copy); None if it stops short."""
+        body, received = bytearray(length), 0
+        view = memoryview(body)
         try:
-            length = int(length_text)
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            self._error(HTTPStatus.BAD_REQUEST, f"Content-Length must be a whole number of bytes, got {length_text!r}")
-            return
+            while received < length:
+                count = self.rfile.readinto(view[received:])
+                if not count:
+                    return None
+                received += count
+        except OSError:
+            return None
+        finally:
+            view.release()
+        return body
+
+    def _content_length(self) -> int | None:
+        """The body's length from its one Content-Length header, or None after answering with an error."""
+        lengths = self.headers.get_all("Content-Length") or []
+        if not lengths:
+            self._error(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length header with the JSON body")
+            return None
+        if len(lengths) > 1 or not re.fullmatch(r"[0-9]{1,15}", lengths[0]):
+            self._error(HTTPStatus.BAD_REQUEST, "send exactly one Content-Length header, a whole number of bytes "
+                                                f"(digits only), got {_echo(lengths if len(lengths) > 1 else lengths[0])}")
+            return None
+        length = int(lengths[0])
         if length > self.server.max_body_bytes:
             self._drain(length)
             self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                         f"body of {length:,} bytes is larger than the limit of {self.server.max_body_bytes:,}; send fewer images per request")
-            return
-        body = self.rfile.read(length)
+            return None
+        return length
+
+    def _answer(self, body: bytes) -> tuple[int, dict]:
+        """(status, JSON answer) for a request body: decode, validate, predict."""
         try:
             payload = parse_json(body)
+        except RefusedBody as error:
+            return HTTPStatus.BAD_REQUEST, {"error": f"the body was refused: {error}"}
         except (ValueError, UnicodeDecodeError) as error:
-            self._error(HTTPStatus.BAD_REQUEST, f"the body is not valid JSON: {error}")
-            return
+            return HTTPStatus.BAD_REQUEST, {"error": f"the body is not valid JSON: {short(error)}"}
         try:
-            pixels = images_from_json(payload, max_images=self.server.max_images)
+            pixels = self.server.read_images(payload, max_images=self.server.max_images)
         except BadInput as error:
-            self._error(HTTPStatus.UNPROCESSABLE_ENTITY, str(error))
-            return
+            return HTTPStatus.UNPROCESSABLE_ENTITY, {"error": short(error)}
+        except Exception as error:  # a validator of the notebook's own that failed
+            return HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"reading the request failed: {type(error).__name__}"}
         try:
-            answer = self.server.classifier.predict(pixels)
+            return HTTPStatus.OK, self.server.classifier.predict(pixels)
         except Exception as error:  # never let one request take the service down
-            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"prediction failed: {type(error).__name__}")
-            return
-        self._send_json(HTTPStatus.OK, answer)
+            return HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"prediction failed: {type(error).__name__}"}
 
     def _drain(self, length: int) -> None:
         """Read and drop an oversized body, so the client sees the 413 instead of a connection reset.
@@ -212,24 +359,60 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
+_BUSY_ANSWER = json.dumps({"error": "the service is busy: too many connections at once; try again in a moment"}).encode()
+
+
 class DigitServer(ThreadingHTTPServer):
-    """``ThreadingHTTPServer`` (one thread per request) holding the classifier and the limits."""
+    """``ThreadingHTTPServer`` (one thread per connection, at most ``max_connections``) holding the classifier and the limits."""
 
     daemon_threads = True
     request_queue_size = 128  # connections waiting to be accepted
 
     def __init__(self, address, classifier: DigitClassifier, *, max_body_bytes: int = MAX_BODY_BYTES,
-                 max_images: int = MAX_IMAGES, verbose: bool = False):
+                 max_images: int = MAX_IMAGES, verbose: bool = False, read_images: Callable = images_from_json,
+                 max_connections: int = MAX_CONNECTIONS, request_deadline: float = REQUEST_DEADLINE_SECONDS):
         self.classifier = classifier
+        self.read_images = read_images
         self.max_body_bytes = max_body_bytes
         self.max_images = max_images
         self.verbose = verbose
+        self.request_deadline = request_deadline
+        self.connection_slots = threading.BoundedSemaphore(max_connections)
+        self.decoding = threading.BoundedSemaphore(MAX_PARALLEL_DECODES)
         super().__init__(address, _Handler)
+
+    def process_request(self, request, client_address):
+        """Hand the connection to a new thread if a slot is free; else answer 503 at once and close it."""
+        if not self.connection_slots.acquire(blocking=False):
+            head = (f"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+                    f"Content-Length: {len(_BUSY_ANSWER)}\r\nConnection: close\r\n\r\n").encode()
+            try:
+                request.settimeout(1.0)
+                request.sendall(head + _BUSY_ANSWER)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.connection_slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connection_slots.release()
 
 
 def make_server(model: nn.Module | str | Path, *, host: str = DEFAULT_HOST, port: int = 0, device: str = "cpu",
-                max_body_bytes: int = MAX_BODY_BYTES, max_images: int = MAX_IMAGES, verbose: bool = False) -> DigitServer:
+                max_body_bytes: int = MAX_BODY_BYTES, max_images: int = MAX_IMAGES, verbose: bool = False,
+                read_images: Callable = images_from_json) -> DigitServer:
     """A server for ``model`` (a module, or the path of weights saved by ``deployment.save_model``).
+
+    ``read_images(payload, max_images=...)`` turns the decoded JSON into pixels (N, 28, 28) or raises
+    ``BadInput`` (answered with 422); the default is ``images_from_json``, and notebook 06 passes its own.
 
     ``port=0`` lets the system pick a free port: read it from ``server.server_address[1]``.
     Binds to 127.0.0.1 (this computer only) unless ``host`` says otherwise.
@@ -242,7 +425,7 @@ def make_server(model: nn.Module | str | Path, *, host: str = DEFAULT_HOST, port
     if max_body_bytes < 1 or max_images < 1:
         raise ValueError("max_body_bytes and max_images must be positive")
     return DigitServer((host, port), DigitClassifier(model, device=device), max_body_bytes=max_body_bytes,
-                       max_images=max_images, verbose=verbose)
+                       max_images=max_images, verbose=verbose, read_images=read_images)
 
 
 def url(server: DigitServer, path: str = "") -> str:

@@ -216,3 +216,67 @@ def test_random_shift_is_a_seeded_whole_pixel_shift_per_image():
         data.RandomShift(-1)
     with pytest.raises(ValueError, match="784"):
         data.RandomShift(2)(torch.zeros(3, 100))
+
+
+def _full_copy(tmp_path, splits, count=300):
+    """A small full-MNIST folder in torchvision's layout: returns its raw/ folder."""
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    _write_idx(raw, "train", splits.train_images[:count], splits.train_labels[:count])
+    _write_idx(raw, "t10k", splits.test_images[:count], splits.test_labels[:count])
+    return raw
+
+
+
+MALFORMED_IDX = {
+    "empty file": ("train-images-idx3-ubyte", lambda images, labels: b"", "empty or truncated"),
+    "garbage": ("train-images-idx3-ubyte", lambda images, labels: b"this is not an IDX file at all", "not an MNIST images file"),
+    "bad magic": ("train-labels-idx1-ubyte", lambda images, labels: struct.pack(">II", 0x0803, len(labels)) + labels.tobytes(),
+                  "magic number"),
+    "truncated images": ("train-images-idx3-ubyte",
+                         lambda images, labels: struct.pack(">IIII", 0x0803, len(images), 28, 28) + images.tobytes()[:-100],
+                         "header announces"),
+    "30x30 images": ("train-images-idx3-ubyte",
+                     lambda images, labels: struct.pack(">IIII", 0x0803, len(images), 30, 30) + images.tobytes(), "shape (30, 30)"),
+    "huge count": ("train-images-idx3-ubyte",
+                   lambda images, labels: struct.pack(">IIII", 0x0803, 4_000_000_000, 28, 28) + images.tobytes(), "claims 4,000,000,000"),
+    "extra bytes": ("train-labels-idx1-ubyte",
+                    lambda images, labels: struct.pack(">II", 0x0801, len(labels)) + labels.tobytes() + b"\x00", "(or more)"),
+    "label 200": ("t10k-labels-idx1-ubyte",
+                  lambda images, labels: struct.pack(">II", 0x0801, len(labels)) + np.full(len(labels), 200, np.uint8).tobytes(),
+                  "label 200"),
+    "300 images, 50 labels": ("train-labels-idx1-ubyte",
+                              lambda images, labels: struct.pack(">II", 0x0801, 50) + labels[:50].tobytes(), "must match"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED_IDX))
+def test_a_malformed_idx_file_is_named_with_what_is_wrong_and_how_to_fix_it(splits, tmp_path, case):
+    raw = _full_copy(tmp_path, splits)
+    name, contents, message = MALFORMED_IDX[case]
+    (raw / name).write_bytes(contents(splits.train_images[:300], splits.train_labels[:300]))
+    with pytest.raises(data.DataError) as caught:
+        data.load_mnist("full", root=tmp_path)
+    text = str(caught.value)
+    assert message in text, text
+    assert name in text and "download=True" in text and "load_mnist()" in text, text
+    assert "not found" not in text
+
+
+def test_a_good_small_full_copy_still_loads(splits, tmp_path):
+    _full_copy(tmp_path, splits)
+    full = data.load_mnist("full", root=tmp_path)
+    assert full.train_images.shape == (300, 28, 28) and full.test_labels.max() <= 9
+
+
+def test_a_wrong_course_data_dir_is_named_in_the_error(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.DATA_DIR_VARIABLE, str(tmp_path))
+    with pytest.raises(data.DataError, match=f"{data.DATA_DIR_VARIABLE}=.*points there.*unset it"):
+        data.load_mnist()
+    not_a_folder = tmp_path / "file.txt"
+    not_a_folder.write_text("hello")
+    monkeypatch.setenv(data.DATA_DIR_VARIABLE, str(not_a_folder))
+    with pytest.raises(data.DataError, match=f"is a file, not a folder.*{data.DATA_DIR_VARIABLE}"):
+        data.load_mnist()
+    monkeypatch.setenv(data.DATA_DIR_VARIABLE, "   ")           # blank: the course's own data/
+    assert len(data.load_mnist().train_labels) == 8000

@@ -103,6 +103,19 @@ def test_a_card_naming_another_architecture_is_refused(tmp_path):
         deployment.load_model(path)
 
 
+@pytest.mark.parametrize("card_text, message", [("not json {", "is not valid JSON"), ("[1, 2]", "must be a JSON object"),
+                                                  ("\udcff", "is not valid JSON"),
+                                                  ('{"architecture": "course_utils.models.CNN", "settings": [16]}',
+                                                   "settings that are not a JSON object")])
+def test_a_broken_model_card_is_named_with_what_is_wrong(tmp_path, card_text, message):
+    path = deployment.save_model(_small_cnn(), tmp_path / "model.pt")
+    card_path = deployment.model_card_path(path)
+    card_path.write_bytes(card_text.encode("utf-8", errors="surrogateescape"))
+    with pytest.raises(ValueError, match=message) as caught:
+        deployment.load_model(path)
+    assert str(card_path) in str(caught.value)
+
+
 # ------------------------------------------------------------------ latency and quantization
 
 def test_measure_latency_and_table():

@@ -53,3 +53,33 @@ def test_report_lists_versions_and_device(capsys):
         assert name in text
     assert torch.__version__ in text
     assert text in capsys.readouterr().out
+
+
+def test_a_blank_variable_counts_as_unset(monkeypatch):
+    monkeypatch.setenv(device.ENV_VARIABLE, "   ")
+    assert device.pick_device() == device.pick_device(None)
+    assert "COURSE_DEVICE" not in device.explain_choice(device.pick_device())
+
+
+def test_names_are_case_insensitive_in_the_argument_and_the_variable(monkeypatch):
+    monkeypatch.delenv(device.ENV_VARIABLE, raising=False)
+    assert device.pick_device("CPU") == torch.device("cpu")
+    monkeypatch.setenv(device.ENV_VARIABLE, " Cpu ")
+    assert device.pick_device() == torch.device("cpu")
+    assert "COURSE_DEVICE=Cpu is set" in device.explain_choice()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_the_fix_matches_where_the_missing_device_was_asked_for(monkeypatch):
+    monkeypatch.delenv(device.ENV_VARIABLE, raising=False)
+    with pytest.raises(RuntimeError) as by_argument:
+        device.pick_device("cuda")
+    assert "pick_device('cuda')" in str(by_argument.value) and "unset" not in str(by_argument.value)
+    monkeypatch.setenv(device.ENV_VARIABLE, "cuda")
+    with pytest.raises(RuntimeError, match="COURSE_DEVICE='cuda'.*unset COURSE_DEVICE"):
+        device.pick_device()
+
+
+def test_a_non_string_device_is_refused():
+    with pytest.raises(TypeError, match="device name"):
+        device.pick_device(0)

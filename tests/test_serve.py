@@ -253,3 +253,26 @@ def test_dockerfile_serves_the_prepared_model():
     assert "deploy/prepare_model.py /app/model/mnist_cnn.pt" in text
     assert '"--model", "/app/model/mnist_cnn.pt"' in text
     assert "USER service" in text
+
+
+def test_a_validator_of_the_notebooks_own_guards_the_service(trained_model_path):
+    """make_server(read_images=...) puts a notebook's request validator in front of the model."""
+    def only_one_image(payload, *, max_images):
+        if set(payload) != {"image"}:
+            raise serve.BadInput("send exactly one image under the key 'image'")
+        return serve.images_from_json(payload, max_images=1)
+
+    def broken(payload, *, max_images):
+        raise TypeError("a bug in the validator")
+
+    for read_images, expected in ((only_one_image, 422), (broken, 500)):
+        server = serve.make_server(trained_model_path, read_images=read_images)
+        thread = serve.start_in_background(server)
+        try:
+            status, answer = serve.call(serve.url(server, "/predict"), {"images": [[[0] * 28] * 28]})
+            assert status == expected and "error" in answer
+            if read_images is only_one_image:
+                status, answer = serve.call(serve.url(server, "/predict"), {"image": [[0] * 28] * 28})
+                assert status == 200 and len(answer["predictions"]) == 1
+        finally:
+            serve.stop(server, thread)

@@ -7,19 +7,32 @@ reference within a stated tolerance and prints one line:
     ⏳ not written yet   the stub still returns None or raises NotImplementedError
     ❌ ...               what went wrong, on which input, and a hint
 
-It returns True or False and never raises on an unfinished or wrong answer,
-so a notebook always runs top to bottom.
+It returns a ``Verdict`` (true when passed) and never raises, whatever the learner's code does:
+the learner's function gets copies of the inputs, is stopped after ``TIME_LIMIT_SECONDS``, its
+printing and error messages are cut short, and ``sys.exit()`` inside it is caught. So a notebook
+always runs top to bottom.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
+import signal
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 PASS, TODO, FAIL = "✅", "⏳", "❌"
+
+# Limits on the learner's code inside a check: it is stopped after TIME_LIMIT_SECONDS (where the
+# operating system allows it: the main thread of a Unix process, which is where a notebook cell runs),
+# and what it prints, or says in an error, is cut after a few thousand characters.
+TIME_LIMIT_SECONDS = 10.0
+PRINTED_LIMIT_CHARACTERS = 2000
+MESSAGE_LIMIT_CHARACTERS = 300
 
 
 class Verdict:
@@ -109,22 +122,57 @@ def gradient_check(f: Callable[[np.ndarray], float], x: np.ndarray, analytic_gra
 
 
 def _describe(value, limit: int = 80) -> str:
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value.item()
-    if isinstance(value, float):
-        text = f"{value:.6g}"
-    elif isinstance(value, np.ndarray):
-        text = np.array2string(value, precision=4, threshold=8)
-    else:
-        text = repr(value)
+    try:
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value.item()
+        if isinstance(value, float):
+            text = f"{value:.6g}"
+        elif isinstance(value, np.ndarray):
+            text = np.array2string(value, precision=4, threshold=8)
+        elif isinstance(value, (str, bytes)):
+            text = repr(value[: limit + 1])
+        else:
+            text = repr(value)
+    except Exception:
+        text = f"a {type(value).__name__} that cannot be shown"
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _kind_problem(got, expected, tolerance: float) -> str:
+    """Why ``got`` is not even the right kind of answer (text, complex, float for whole numbers), or ''."""
+    if isinstance(got, (str, bytes)):
+        return f"expected a number or an array of numbers, got the text {_describe(got)}: return the number itself"
+    dtype = getattr(got, "dtype", None)
+    if isinstance(got, complex) or (dtype is not None and "complex" in str(dtype)):
+        return "expected real numbers, got complex numbers"
+    if isinstance(got, (bool, np.bool_)) and not isinstance(expected, (bool, np.bool_)):
+        return f"expected a number like {_describe(expected)}, got the boolean {got}"
+    expected_dtype = np.asarray(expected).dtype
+    wants_whole = np.issubdtype(expected_dtype, np.integer) and (tolerance == 0 or not isinstance(expected, int))
+    got_dtype = np.asarray(got).dtype if dtype is None and not hasattr(got, "detach") else dtype
+    if wants_whole and got_dtype is not None and "float" in str(got_dtype):
+        return (f"expected whole numbers (integers: counts, labels or indices), got {got_dtype} values; "
+                "keep the result an integer type")
+    return ""
+
+
 def _compare(got, expected, tolerance: float) -> tuple[bool, str, float]:
-    """(ok, reason, error) for one case."""
-    if isinstance(expected, (bool, str)) or expected is None:
+    """(ok, reason, error) for one case. Never raises, whatever ``got`` is."""
+    try:
+        return _compare_values(got, expected, tolerance)
+    except Exception as error:  # a result numpy cannot read (a meta tensor, an object with a broken __array__ ...)
+        return False, f"could not read your result as numbers ({type(error).__name__}: {short_text(error, 120)})", float("inf")
+
+
+def _compare_values(got, expected, tolerance: float) -> tuple[bool, str, float]:
+    if isinstance(expected, (bool, np.bool_, str)) or expected is None:
+        if isinstance(expected, (bool, np.bool_)) and not isinstance(got, (bool, np.bool_)):
+            return False, f"expected True or False, got {_describe(got)}", 0.0
         return got == expected, f"expected {_describe(expected)}, got {_describe(got)}", 0.0
+    kind = _kind_problem(got, expected, tolerance)
+    if kind:
+        return False, kind, float("inf")
     try:
         got_array = _to_numpy(got)
     except (TypeError, ValueError):
@@ -155,20 +203,110 @@ def _diagnose(got, args, mistakes: Sequence[Mistake], tolerance: float) -> str |
     return None
 
 
-def _call(learner_function: Callable, args: tuple):
-    """Call the learner's function on copies of ``args``: it may write into its inputs without harm."""
-    return learner_function(*copy.deepcopy(args))
+class _OutOfTime(BaseException):
+    """Raised inside the learner's code when its time is up (a BaseException, so ``except Exception`` cannot swallow it)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Interrupt the code inside after ``seconds``, where a timer signal is available; else no limit."""
+    if seconds is None or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def out_of_time(signum, frame):
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, out_of_time)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class _BoundedText(io.TextIOBase):
+    """A text stream that keeps the first ``limit`` characters written to it and counts the rest."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit, self.kept, self.dropped = limit, [], 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text) -> int:
+        text = str(text)
+        room = self.limit - sum(map(len, self.kept))
+        self.kept.append(text[:max(room, 0)])
+        self.dropped += max(len(text) - max(room, 0), 0)
+        return len(text)
+
+    def report(self) -> str:
+        text = "".join(self.kept)
+        return text + (f"\n… ({self.dropped:,} more characters of your function's output cut)\n" if self.dropped else "")
+
+
+def short_text(value, limit: int = MESSAGE_LIMIT_CHARACTERS) -> str:
+    """``str(value)``, cut to ``limit`` characters; a placeholder if ``str`` itself fails."""
+    try:
+        text = str(value)
+    except BaseException:  # an object whose __str__ is broken must not break the check
+        return "<its message could not be shown>"
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit:,} more characters)"
+
+
+@dataclass
+class Outcome:
+    """What calling the learner's function gave: its ``value``, or why there is none."""
+
+    value: Any = None
+    unwritten: bool = False           # it raised NotImplementedError
+    problem: str = ""                 # it raised, hung or tried to end the program: what to say
+
+
+def call_learner(learner_function: Callable, args: tuple, *, time_limit: float | None = None) -> Outcome:
+    """Call ``learner_function`` on copies of ``args`` and never let it break the check.
+
+    The copies mean it may write into its inputs without harm; it is stopped after
+    ``time_limit`` seconds (default ``TIME_LIMIT_SECONDS``); what it prints is shown, cut after
+    ``PRINTED_LIMIT_CHARACTERS``; an exception, ``sys.exit()`` or Ctrl-C becomes ``Outcome.problem``.
+    """
+    limit = TIME_LIMIT_SECONDS if time_limit is None else time_limit
+    printed = _BoundedText(PRINTED_LIMIT_CHARACTERS)
+    outcome = Outcome()
+    try:
+        arguments = copy.deepcopy(args)
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed), _time_limit(limit):
+            outcome.value = learner_function(*arguments)
+    except NotImplementedError:
+        outcome.unwritten = True
+    except _OutOfTime:
+        outcome.problem = (f"stopped after {limit:g} s: your function did not return in time (an endless loop, or far "
+                           "more work than needed?)")
+    except SystemExit:
+        outcome.problem = "your function called sys.exit() or exit(): return a value instead (the check stopped it)"
+    except KeyboardInterrupt:
+        outcome.problem = "interrupted (Ctrl-C or the stop button) before your function returned"
+    except BaseException as error:  # the learner's code failed: report, never raise
+        outcome.problem = f"raised {type(error).__name__}: {short_text(error)}"
+    text = printed.report()
+    if text:
+        print(text, end="" if text.endswith("\n") else "\n")
+    return outcome
 
 
 def run_check(name: str, learner_function: Callable, cases: Sequence[tuple[tuple, Any]], *,
               tolerance: float = 1e-6, hint: str = "", start: str = "", mistakes: Sequence[Mistake] = (),
-              describe_inputs: bool = True) -> Verdict:
+              describe_inputs: bool = True, time_limit: float | None = None) -> Verdict:
     """Call ``learner_function(*args)`` for each ``(args, expected)`` case and print one verdict line.
 
     Numbers and arrays pass when ``rel_error`` is at most ``tolerance``;
     booleans and strings must be equal. The learner's function gets copies of the inputs.
     ``start`` is shown while the function is not written yet (what to begin with); on a wrong
     answer, the diagnosis of a matching ``Mistake`` is shown, else what was expected and ``hint``.
+    Each call is stopped after ``time_limit`` seconds (default ``TIME_LIMIT_SECONDS``).
     Returns a ``Verdict``, true when every case passes.
     """
     if not callable(learner_function):
@@ -176,14 +314,14 @@ def run_check(name: str, learner_function: Callable, cases: Sequence[tuple[tuple
         return Verdict(False)
     worst = 0.0
     for number, (args, expected) in enumerate(cases, start=1):
-        try:
-            got = _call(learner_function, args)
-        except NotImplementedError:
+        outcome = call_learner(learner_function, args, time_limit=time_limit)
+        if outcome.unwritten:
             print(f"{TODO} {name}: not written yet (it raises NotImplementedError). {start or hint}".rstrip())
             return Verdict(False)
-        except Exception as error:  # the learner's code failed: report, never raise
-            print(f"{FAIL} {name}: case {number} raised {type(error).__name__}: {error}. {hint}".rstrip())
+        if outcome.problem:
+            print(f"{FAIL} {name}: case {number} {outcome.problem}. {hint}".rstrip())
             return Verdict(False)
+        got = outcome.value
         if got is None and expected is not None:
             print(f"{TODO} {name}: not written yet (it returns None). {start or hint}".rstrip())
             return Verdict(False)
