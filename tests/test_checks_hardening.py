@@ -26,7 +26,7 @@ MAX_PRINTED = core.PRINTED_LIMIT_CHARACTERS + 2 * core.MESSAGE_LIMIT_CHARACTERS 
 @pytest.fixture(autouse=True)
 def _never_hang_the_suite():
     """A backstop: a check that ignored its time limit would otherwise hang CI; this ends the run with a traceback."""
-    faulthandler.dump_traceback_later(120, exit=True)
+    faulthandler.dump_traceback_later(600, exit=True, file=sys.__stderr__)
     yield
     faulthandler.cancel_dump_traceback_later()
 

@@ -266,7 +266,8 @@ class Outcome:
     problem: str = ""                 # it raised, hung or tried to end the program: what to say
 
 
-def call_learner(learner_function: Callable, args: tuple, *, time_limit: float | None = None) -> Outcome:
+def call_learner(learner_function: Callable, args: tuple, *, time_limit: float | None = None,
+                 show_output: bool = True) -> Outcome:
     """Call ``learner_function`` on copies of ``args`` and never let it break the check.
 
     The copies mean it may write into its inputs without harm; it is stopped after
@@ -291,8 +292,10 @@ def call_learner(learner_function: Callable, args: tuple, *, time_limit: float |
         outcome.problem = "interrupted (Ctrl-C or the stop button) before your function returned"
     except BaseException as error:  # the learner's code failed: report, never raise
         outcome.problem = f"raised {type(error).__name__}: {short_text(error)}"
+        if isinstance(error, TypeError) and "object is not callable" in short_text(error):
+            outcome.problem += " (expected a function: Pass the function itself, without ())"
     text = printed.report()
-    if text:
+    if text and show_output:
         print(text, end="" if text.endswith("\n") else "\n")
     return outcome
 

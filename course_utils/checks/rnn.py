@@ -102,6 +102,11 @@ def _frequencies(sample_with_temperature, logits, temperature):
     return counts / SAMPLING_DRAWS
 
 
+def _sample_with_temperature(logits, temperature, rng):
+    """The reference answer: one index drawn from softmax(logits / temperature)."""
+    return int(rng.choice(len(logits), p=_probabilities_with_temperature(logits, temperature)))
+
+
 def check_sample_with_temperature(sample_with_temperature) -> Verdict:
     """``sample_with_temperature(logits (V,), temperature, rng)`` -> one int index, drawn from softmax(logits / temperature).
 
