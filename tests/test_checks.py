@@ -65,9 +65,8 @@ def test_a_check_never_raises_on_an_unfinished_or_broken_answer(name, capsys):
     assert not check(None)
 
 
-# Every notebook's checks name the common mistakes of their exercises; those of notebooks 04 (cnn) and
-# 05 (rnn) do not yet: their exercises are still to be rewritten (issue 15).
-MODULES_NAMING_MISTAKES = tuple(module for module in checks.TOPIC_MODULES if module not in (cnn_checks, rnn_checks))
+# Every notebook's checks name the common mistakes of their exercises.
+MODULES_NAMING_MISTAKES = checks.TOPIC_MODULES
 CHECKS_NAMING_MISTAKES = [(module.__name__.rsplit(".", 1)[-1], name)
                           for module in MODULES_NAMING_MISTAKES for name in module.__all__ if name.startswith("check_")]
 

@@ -59,7 +59,10 @@ def test_mlp_layers_and_parameter_count():
 def test_cnn_output_shape_and_parameter_count():
     model = models.CNN().eval()
     assert model(torch.zeros(5, 1, 28, 28)).shape == (5, 10)
-    assert train.count_parameters(models.CNN()) == 147_162
+    convolutions = (9 * 1 * 16) + (9 * 16 * 32) + (9 * 32 * 64)            # one 3×3 convolution per block, no bias
+    batch_norms = 2 * (16 + 32 + 64)
+    head = (64 * 3 * 3 * 128 + 128) + (128 * 10 + 10)
+    assert train.count_parameters(models.CNN()) == convolutions + batch_norms + head == 98_554
     assert len(model.features) == 3   # one nn.Sequential per block, kept apart from the classifier
 
 

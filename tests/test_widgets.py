@@ -40,8 +40,10 @@ ACTIVATIONS = {
 }
 
 
-# The loop convolution notebook 04 asks for (stride 1, no padding, kernel not flipped): the checks' reference.
-conv2d = cnn_checks._conv2d
+def conv2d(image, kernel):
+    """The loop convolution the kernel explorer expects (one channel, stride 1, no padding, kernel not flipped),
+    from the reference of notebook 04's multi-channel conv2d exercise: image (H, W), kernel (kH, kW)."""
+    return cnn_checks._conv2d(image[None], kernel[None, None])[0]
 
 
 @pytest.fixture(autouse=True, scope="module")

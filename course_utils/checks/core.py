@@ -231,16 +231,18 @@ class _BoundedText(io.TextIOBase):
 
     def __init__(self, limit: int):
         super().__init__()
-        self.limit, self.kept, self.dropped = limit, [], 0
+        self.limit, self.kept, self.kept_length, self.dropped = limit, [], 0, 0
 
     def writable(self) -> bool:
         return True
 
     def write(self, text) -> int:
         text = str(text)
-        room = self.limit - sum(map(len, self.kept))
-        self.kept.append(text[:max(room, 0)])
-        self.dropped += max(len(text) - max(room, 0), 0)
+        room = max(self.limit - self.kept_length, 0)   # a running count: a flood of writes stays linear in time
+        if room:
+            self.kept.append(text[:room])
+            self.kept_length += len(self.kept[-1])
+        self.dropped += len(text) - min(len(text), room)
         return len(text)
 
     def report(self) -> str:
