@@ -10,7 +10,7 @@ of a notebook is the wall-clock time of the whole execution, kernel start
 included. The device is the one ``course_utils.device.pick_device()`` chooses
 here (set ``COURSE_DEVICE`` to force one: the kernels inherit it).
 
-Prints seconds per notebook, the total and the device; writes the same as JSON
+Prints seconds and the kernel's peak resident memory per notebook, the total and the device; writes the same as JSON
 (``--out``, default ``benchmarks/results/notebooks_<device>.json``). Exits with
 status 1 if a notebook fails (its error is reported; the others still run).
 """
@@ -54,14 +54,36 @@ def find_notebooks(selection: str | None = None, folder: Path = NOTEBOOK_DIR) ->
     return chosen
 
 
+# Appended to the notebook in memory, run last in its kernel: the kernel's peak resident memory so far.
+# ru_maxrss is in kilobytes on Linux and in bytes on macOS; Windows has no ``resource`` module (no figure).
+PEAK_MEMORY_CELL = """\
+try:
+    import resource as _resource, sys as _sys
+    _peak = _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss
+    print("PEAK_RSS_BYTES", _peak if _sys.platform == "darwin" else _peak * 1024)
+except ImportError:
+    pass
+"""
+
+
+def peak_memory_bytes(cell) -> int | None:
+    """The figure PEAK_MEMORY_CELL printed, or None."""
+    for output in cell.get("outputs", []):
+        for line in "".join(output.get("text", "")).splitlines():
+            if line.startswith("PEAK_RSS_BYTES "):
+                return int(line.split()[1])
+    return None
+
+
 def execute_notebook(path: Path, *, timeout: int = 900, kernel_name: str = "python3") -> dict:
-    """Run ``path`` top to bottom in a fresh kernel, in memory. Returns seconds, cell count and status."""
+    """Run ``path`` top to bottom in a fresh kernel, in memory. Returns seconds, peak memory, cell count and status."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     notebook = nbformat.read(str(path), as_version=4)  # a copy in memory: the file is never written
     code_cells = sum(cell.cell_type == "code" for cell in notebook.cells)
+    notebook.cells.append(nbformat.v4.new_code_cell(PEAK_MEMORY_CELL))
     client = NotebookClient(notebook, timeout=timeout, kernel_name=kernel_name,
                             resources={"metadata": {"path": str(path.parent)}})
     started = time.perf_counter()
@@ -74,7 +96,9 @@ def execute_notebook(path: Path, *, timeout: int = 900, kernel_name: str = "pyth
         lines = [line for line in text.strip().splitlines() if line.strip()]
         error = f"{type(failure).__name__}: {lines[-1] if lines else ''}"[:500]
     seconds = time.perf_counter() - started
-    return {"notebook": path.name, "seconds": round(seconds, 2), "code_cells": code_cells, "status": status, "error": error}
+    peak = peak_memory_bytes(notebook.cells[-1]) if status == "ok" else None
+    return {"notebook": path.name, "seconds": round(seconds, 2), "peak_memory_mb": None if peak is None else round(peak / 1e6),
+            "code_cells": code_cells, "status": status, "error": error}
 
 
 def run(notebooks: list[Path], *, timeout: int = 900, log=print) -> dict:
@@ -106,7 +130,8 @@ def run(notebooks: list[Path], *, timeout: int = 900, log=print) -> dict:
         log(f"  {path.name} ...", end="", flush=True)
         result = execute_notebook(path, timeout=timeout)
         report["notebooks"].append(result)
-        log(f" {result['seconds']:8.1f} s  {result['status']}" + (f"  {result['error']}" if result["error"] else ""))
+        memory = f"{result['peak_memory_mb']:6,} MB" if result["peak_memory_mb"] is not None else "     ? MB"
+        log(f" {result['seconds']:8.1f} s {memory}  {result['status']}" + (f"  {result['error']}" if result["error"] else ""))
     report["total_seconds"] = round(sum(result["seconds"] for result in report["notebooks"]), 2)
     report["all_ok"] = all(result["status"] == "ok" for result in report["notebooks"])
     return report
@@ -114,10 +139,12 @@ def run(notebooks: list[Path], *, timeout: int = 900, log=print) -> dict:
 
 def format_table(report: dict) -> str:
     width = max([len(result["notebook"]) for result in report["notebooks"]] + [len("notebook")])
-    lines = [f"{'notebook':<{width}} {'seconds':>9}  status", "-" * (width + 18)]
+    lines = [f"{'notebook':<{width}} {'seconds':>9} {'peak MB':>8}  status", "-" * (width + 27)]
     for result in report["notebooks"]:
-        lines.append(f"{result['notebook']:<{width}} {result['seconds']:>9.1f}  {result['status']}")
-    lines.append("-" * (width + 18))
+        memory = result.get("peak_memory_mb")
+        lines.append(f"{result['notebook']:<{width}} {result['seconds']:>9.1f} {'?' if memory is None else f'{memory:,}':>8}  "
+                     f"{result['status']}")
+    lines.append("-" * (width + 27))
     minutes = report["total_seconds"] / 60
     lines.append(f"{'total':<{width}} {report['total_seconds']:>9.1f}  ({minutes:.1f} min)")
     machine = report["machine"]

@@ -120,7 +120,18 @@ def test_notebook_is_executed_without_touching_the_file(tmp_path):
     result = bench_notebooks.execute_notebook(path, timeout=120)
     assert result == {**result, "notebook": "99_tiny.ipynb", "code_cells": 2, "status": "ok", "error": None}
     assert result["seconds"] > 0
+    if sys.platform != "win32":   # the kernel's peak memory: at least the interpreter and numpy, far below 10 GB
+        assert 20 < result["peak_memory_mb"] < 10_000, result
     assert path.read_bytes() == before
     report = {"machine": {"device": "cpu", "gpu": None, "cpu": "test", "cpu_cores": 1, "torch": torch.__version__, "date": "today"},
               "notebooks": [result], "total_seconds": result["seconds"]}
     assert "99_tiny.ipynb" in bench_notebooks.format_table(report) and "total" in bench_notebooks.format_table(report)
+
+
+def test_peak_memory_is_read_from_the_last_cell_and_missing_when_not_printed():
+    import nbformat
+
+    printed = nbformat.v4.new_code_cell("")
+    printed.outputs = [nbformat.v4.new_output("stream", name="stdout", text="PEAK_RSS_BYTES 1234567\n")]
+    assert bench_notebooks.peak_memory_bytes(printed) == 1_234_567
+    assert bench_notebooks.peak_memory_bytes(nbformat.v4.new_code_cell("")) is None

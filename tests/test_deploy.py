@@ -50,6 +50,22 @@ def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _packages_distributions() -> dict[str, list[str]]:
+    """Top-level module -> distributions, as ``importlib.metadata.packages_distributions()`` gives on Python 3.11+.
+
+    Python 3.10's version reads only ``top_level.txt``, which wheels built without setuptools (numpy, torch) lack;
+    like 3.11, fall back on the first part of each installed file's path.
+    """
+    mapping: dict[str, list[str]] = {}
+    for distribution in metadata.distributions():
+        declared = (distribution.read_text("top_level.txt") or "").split()
+        inferred = {file.parts[0] if len(file.parts) > 1 else file.with_suffix("").name
+                    for file in distribution.files or () if file.suffix == ".py"}
+        for module in declared or inferred:
+            mapping.setdefault(module, []).append(distribution.metadata["Name"])
+    return mapping
+
+
 def torch_and_numpy_only(folder: Path) -> Path:
     """Fill ``folder`` with links to torch, numpy and what they need (modules and their metadata), nothing else.
 
@@ -57,7 +73,7 @@ def torch_and_numpy_only(folder: Path) -> Path:
     any other module (matplotlib, ipywidgets, IPython, tqdm, torchvision, ...) is simply not there.
     """
     allowed = _distribution_closure(ALLOWED)
-    for module, distributions in metadata.packages_distributions().items():
+    for module, distributions in _packages_distributions().items():
         spec = importlib.util.find_spec(module) if any(_normal(d) in allowed for d in distributions) else None
         if spec is None or (folder / module).exists():
             continue
