@@ -18,6 +18,7 @@ of wheels and their size, per platform and in all.
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,9 +43,8 @@ def learner_requirements(pyproject: Path = REPOSITORY / "pyproject.toml") -> lis
 
 
 def _is_torch(requirement: str) -> bool:
-    name = requirement.split(";")[0].strip()
-    return any(name == package or name.startswith((package + "<", package + ">", package + "=", package + "!",
-                                                  package + "~", package + " ")) for package in TORCH_PACKAGES)
+    """Whether a requirement string names torch or torchvision (with any version or marker)."""
+    return re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].strip().lower() in TORCH_PACKAGES
 
 
 def download_commands(out: Path, *, torch: str = "default", platforms=(), pythons=(),

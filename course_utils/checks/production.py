@@ -54,7 +54,7 @@ def check_least_confident(least_confident) -> Verdict:
                      start="Start with one number per row, that row's confidence; then put the row numbers in the order "
                            "of those numbers, lowest first.",
                      hint="Work the check's first example by hand: its five rows have confidences 0.90, 0.40, 0.80, 0.45 "
-                          "and 0.60, so the answer for count 2 is rows 1 and 3, and for count 4 rows 1, 3, 4 and 2.")
+                          "and 0.60. Which two rows should come first, and in which order?")
 
 
 # ------------------------------------------------------------------ exercise 2: pixels to the model's input
