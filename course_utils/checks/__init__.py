@@ -6,15 +6,15 @@ The reference answers live beside each check, as private functions
 (``checks.<topic>._<name>``), with the named mistakes each check recognises.
 
 There is one module of checks per notebook (``baselines`` 00, ``gradient_descent``
-01, ``numpy_nets`` 02, ``mlp`` 03, ``cnn`` 04, ``rnn`` 05, ``production`` 06); every
+01, ``numpy_nets`` 02, ``mlp`` 03, ``cnn`` 04, ``rnn`` 05, ``production`` 06, ``text`` 07); every
 name in a module's ``__all__`` is available here as ``checks.<name>``.
 """
 
-from course_utils.checks import baselines, cnn, gradient_descent, mlp, numpy_nets, production, rnn
-from course_utils.checks.core import (Mistake, gradient_check, numerical_gradient, recognising, rel_error, run_check,
+from course_utils.checks import baselines, cnn, gradient_descent, mlp, numpy_nets, production, rnn, text
+from course_utils.checks.core import (Mistake, Strings, gradient_check, numerical_gradient, recognising, rel_error, run_check,
                                       use_if_passed)
 
-TOPIC_MODULES = (baselines, gradient_descent, numpy_nets, mlp, cnn, rnn, production)
+TOPIC_MODULES = (baselines, gradient_descent, numpy_nets, mlp, cnn, rnn, production, text)
 
 __all__ = ["rel_error", "numerical_gradient", "gradient_check", "run_check", "Mistake", "recognising", "use_if_passed"]
 for _module in TOPIC_MODULES:

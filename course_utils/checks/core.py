@@ -165,7 +165,26 @@ def _compare(got, expected, tolerance: float) -> tuple[bool, str, float]:
         return False, f"could not read your result as numbers ({type(error).__name__}: {short_text(error, 120)})", float("inf")
 
 
+class Strings(tuple):
+    """An expected answer that is a sequence of strings (tokens, words): compared exactly, element by element."""
+
+
+def _compare_strings(got, expected: Strings) -> tuple[bool, str, float]:
+    if not isinstance(got, (list, tuple)) or not all(isinstance(item, str) for item in got):
+        return False, f"expected a list of strings like {_describe(list(expected[:5]))}, got {_describe(got)}", float("inf")
+    for position, (mine, wanted) in enumerate(zip(got, expected)):
+        if mine != wanted:
+            return False, (f"item {position} is {mine!r}, expected {wanted!r} "
+                           f"(expected {_describe(list(expected[:8]))})"), float("inf")
+    if len(got) != len(expected):
+        return False, f"expected {len(expected)} items, got {len(got)}: {_describe(list(got[:8]))}", float("inf")
+    return True, "", 0.0
+
+
 def _compare_values(got, expected, tolerance: float) -> tuple[bool, str, float]:
+    if isinstance(expected, Strings) or (isinstance(expected, (list, tuple)) and expected
+                                         and all(isinstance(item, str) for item in expected)):
+        return _compare_strings(got, Strings(expected))
     if isinstance(expected, (bool, np.bool_, str)) or expected is None:
         if isinstance(expected, (bool, np.bool_)) and not isinstance(got, (bool, np.bool_)):
             return False, f"expected True or False, got {_describe(got)}", 0.0
@@ -368,3 +387,42 @@ def use_if_passed(verdict, learner_function: Callable, reference: Callable) -> C
     print(f"Using the reference {getattr(reference, '__name__', name)}: your {name} has not passed its check yet.")
     return reference
 
+
+# ------------------------------------------------------------------ answers that are tuples of arrays
+
+def as_float_array(part) -> np.ndarray:
+    """A numpy float64 copy of an array, a tensor (detached, on the CPU) or a number."""
+    if hasattr(part, "detach"):
+        part = part.detach().cpu()
+    return np.asarray(part, dtype=np.float64)
+
+
+def joined(function, reference, names):
+    """Wrap a function returning a tuple of arrays so that a check compares them as one flat array.
+
+    ``None`` passes through (not written yet); a result that is not a tuple of ``len(names)`` arrays of the
+    reference's shapes raises ValueError with the shapes, which the check reports. A non-function is returned
+    as it is, so that the check says it expected a function.
+    """
+    if not callable(function):
+        return function
+
+    def wrapped(*args):
+        result = function(*args)
+        if result is None:
+            return None
+        expected = reference(*copy.deepcopy(args))
+        if not (isinstance(result, (tuple, list)) and len(result) == len(names)):
+            raise ValueError(f"expected a tuple of {len(names)} ({', '.join(names)}), got {type(result).__name__}")
+        parts = [as_float_array(part) for part in result]
+        for name, part, wanted in zip(names, parts, expected):
+            if part.shape != np.shape(wanted):
+                raise ValueError(f"{name} has shape {part.shape}, expected {np.shape(wanted)}")
+        return np.concatenate([part.ravel() for part in parts])
+    wrapped.__name__ = getattr(function, "__name__", "wrapped")
+    return wrapped
+
+
+def joined_mistakes(mistakes, reference, names):
+    """The ``Mistake``s of a tuple-returning exercise, each wrapped by ``joined`` like the learner's function."""
+    return tuple(Mistake(mistake.diagnosis, joined(mistake.wrong, reference, names)) for mistake in mistakes)

@@ -14,6 +14,9 @@ import numpy as np
 import torch
 
 from course_utils.checks.core import Mistake, Verdict, call_learner, recognising, rel_error, run_check
+from course_utils.checks.core import as_float_array as _as_array
+from course_utils.checks.core import joined as _joined
+from course_utils.checks.core import joined_mistakes as _joined_mistakes
 
 __all__ = ["check_rnn_forward", "check_rnn_step_backward", "check_blank_rows", "check_lstm_cell_step",
            "check_sample_with_temperature", "check_generate_indices"]
@@ -64,37 +67,6 @@ def _generate_indices(step, logits, state, length, sample):
         indices.append(index)
         logits, state = step(index, state)
     return indices
-
-
-# --------------------------------------------------------------------------- shared helpers
-
-def _as_array(part):
-    return np.asarray(part.detach().cpu() if torch.is_tensor(part) else part, dtype=np.float64)
-
-
-def _joined(function, reference, names):
-    """Wrap a function returning a tuple of arrays so that the check compares them as one flat array.
-
-    ``None`` passes through (not written yet); a result that is not a tuple of ``len(names)`` arrays of the
-    reference's shapes raises ValueError with the shapes, which the check reports.
-    """
-    def wrapped(*args):
-        result = function(*args)
-        if result is None:
-            return None
-        expected = reference(*copy.deepcopy(args))
-        if not (isinstance(result, (tuple, list)) and len(result) == len(names)):
-            raise ValueError(f"expected a tuple of {len(names)} ({', '.join(names)}), got {type(result).__name__}")
-        parts = [_as_array(part) for part in result]
-        for name, part, wanted in zip(names, parts, expected):
-            if part.shape != np.shape(wanted):
-                raise ValueError(f"{name} has shape {part.shape}, expected {np.shape(wanted)}")
-        return np.concatenate([part.ravel() for part in parts])
-    return wrapped
-
-
-def _joined_mistakes(mistakes, reference, names):
-    return tuple(Mistake(mistake.diagnosis, _joined(mistake.wrong, reference, names)) for mistake in mistakes)
 
 
 # --------------------------------------------------------------------------- the RNN over a sequence
