@@ -6,12 +6,17 @@
 
 Every process holds a full copy of the model and trains it on its own shard of each epoch (``shard_batches``:
 one seeded permutation of the 7,200 training digits, the same on every process, dealt out like cards, so the
-shards are disjoint and together cover the data). After each backward pass DDP averages the gradients of all
-processes (an all-reduce), so every copy takes the same step and the copies stay identical. The backend is
+shards are disjoint and together cover the data). After each backward pass DDP sums the gradients of all
+processes (an all-reduce) and divides by their number, so every copy takes the same step from the same weights
+and the copies stay identical. The recipe is the served model's (``deployment.SERVED_RECIPE``: AdamW, a
+one-cycle learning rate, shifted digits); ``--scale-lr`` multiplies its peak learning rate by the number of
+processes. The backend is
 ``nccl`` when ``device.pick_device()`` chooses CUDA and there is a GPU for every process on this machine,
 else ``gloo`` on the CPU (on a Mac with an Apple GPU too: DDP does not run on MPS).
 
-Every process prints one line with the checksum of its final parameters; only rank 0 prints the rest, evaluates
+``torchrun`` tells each process who it is through environment variables (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
+``MASTER_ADDR``...); run without it, the script sets them for a group of one. Every process prints one line with
+the checksum of its final parameters; only rank 0 logs the rest, evaluates
 on the 2,000 test digits and saves the model with ``deployment.save_model`` (weights and model card, as notebook
 06 saves the served model, so ``python -m course_utils.serve --model <out>`` serves it). Rank 0's last line is
 ``RESULT {json}``: world size, backend, seconds of training, accuracies and the checksum.
@@ -25,6 +30,7 @@ import hashlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -50,17 +56,19 @@ def shard_batches(num_items: int, batch_size: int, rank: int, world_size: int, e
     One permutation of range(num_items), seeded by (seed, epoch) and so the same on every process, is dealt out
     like cards: rank r takes positions r, r + world_size, r + 2·world_size, ... So the shards of all ranks are
     disjoint and together hold every item once. Each shard is cut into the same number of batches on every rank,
-    ceil(num_items / (world_size · batch_size)), of batch_size items or one fewer, because DDP needs every process
-    to take the same number of steps (each step waits for all of them).
+    ceil(num_items / (world_size · batch_size)), as equal in size as possible and at most batch_size items, because
+    DDP needs every process to take the same number of steps (each step waits for all of them).
     """
     if not 0 <= rank < world_size:
         raise ValueError(f"rank must be in 0..{world_size - 1}, got {rank}")
     if num_items < world_size * batch_size:
         raise ValueError(f"{num_items} items cannot fill one batch of {batch_size} on each of {world_size} processes")
-    order = np.random.default_rng([seed, epoch]).permutation(num_items)
-    shard = order[rank::world_size]
     num_steps = -(-num_items // (world_size * batch_size))
-    return np.array_split(shard, num_steps)
+    if num_items // world_size < num_steps:    # the smallest shard could not give every step an item
+        raise ValueError(f"{num_items} items in batches of {batch_size} leave a process an empty batch: "
+                         f"use a batch size of at least 2")
+    order = np.random.default_rng([seed, epoch]).permutation(num_items)
+    return np.array_split(order[rank::world_size], num_steps)
 
 
 def choose_backend(local_world_size: int, local_rank: int) -> tuple[str, torch.device, str]:
@@ -91,13 +99,15 @@ def parameter_checksum(model: nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
-def _start_process_group(backend: str) -> None:
+def _start_process_group(backend: str, run_device: torch.device) -> None:
     if "WORLD_SIZE" not in os.environ:            # run without torchrun: a group of one, on loopback
         os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", LOCAL_WORLD_SIZE="1",
                           MASTER_ADDR="127.0.0.1", MASTER_PORT=os.environ.get("MASTER_PORT", "29511"))
-    loopback = os.environ.get("MASTER_ADDR", "127.0.0.1") in ("127.0.0.1", "localhost", "::1")
-    if backend == "gloo" and loopback and "GLOO_SOCKET_IFNAME" not in os.environ and Path("/sys/class/net/lo").exists():
-        os.environ["GLOO_SOCKET_IFNAME"] = "lo"   # keep gloo's traffic on the loopback interface (Linux)
+    one_machine = os.environ["WORLD_SIZE"] == os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"])
+    if backend == "gloo" and one_machine and "GLOO_SOCKET_IFNAME" not in os.environ and Path("/sys/class/net/lo").exists():
+        os.environ["GLOO_SOCKET_IFNAME"] = "lo"   # all processes on this machine: gloo talks over loopback (Linux)
+    if run_device.type == "cuda":
+        torch.cuda.set_device(run_device)          # before the group starts, so nccl uses this process's GPU
     dist.init_process_group(backend, timeout=COLLECTIVE_TIMEOUT)
 
 
@@ -106,11 +116,10 @@ def train_ddp(args) -> dict | None:
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     backend, run_device, why = choose_backend(local_world_size, local_rank)
     if run_device.type == "cpu":                   # share the cores: N processes of all cores each would thrash
-        torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // local_world_size))
-    _start_process_group(backend)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        torch.set_num_threads(args.threads or max(1, cores // local_world_size))
+    _start_process_group(backend, run_device)
     rank, world_size = dist.get_rank(), dist.get_world_size()
-    if run_device.type == "cuda":
-        torch.cuda.set_device(run_device)
     say = print if rank == 0 else (lambda *a, **k: None)
     say(f"world size {world_size}, backend {backend} ({why}), {torch.get_num_threads()} thread(s) per process")
 
@@ -119,15 +128,21 @@ def train_ddp(args) -> dict | None:
                                                             val_fraction=0.1, seed=0)
     train_x, train_y = data.to_tensors(train_images, train_labels, run_device)
     recipe = deployment.SERVED_RECIPE
-    torch.manual_seed(args.seed)                   # the same initial weights on every process (DDP checks them too)
+    torch.manual_seed(args.seed)
+    # DDP copies rank 0's parameters and buffers to every process when it wraps the model: all start identical.
     model = DistributedDataParallel(deployment.build_served_cnn().to(run_device),
                                     device_ids=[run_device.index] if run_device.type == "cuda" else None)
-    learning_rate = recipe.learning_rate * (world_size if args.scale_lr else 1)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=recipe.weight_decay)
-    augment = data.RandomShift(recipe.max_shift, seed=args.seed * 1000 + rank)   # each copy its own shifts
+    torch.manual_seed(args.seed * 1000 + rank)     # from here on, each copy its own dropout masks
+    augment = data.RandomShift(recipe.max_shift, seed=args.seed * 1000 + rank)   # and its own shifts
+    peak_rate = recipe.learning_rate * (world_size if args.scale_lr else 1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=peak_rate, weight_decay=recipe.weight_decay)
+    steps_per_epoch = len(shard_batches(len(train_x), recipe.batch_size, rank, world_size, 0, seed=args.seed))
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peak_rate, epochs=args.epochs,
+                                                    steps_per_epoch=steps_per_epoch)
     loss_fn = nn.CrossEntropyLoss()
-    say(f"per-process batch {recipe.batch_size}, effective batch {recipe.batch_size * world_size}, "
-        f"learning rate {learning_rate:g}{' (scaled by the world size)' if args.scale_lr else ''}")
+    say(f"per-process batch {recipe.batch_size}, effective batch about {recipe.batch_size * world_size}, "
+        f"{steps_per_epoch} steps per epoch, one-cycle learning rate peaking at {peak_rate:g}"
+        f"{' (scaled by the world size)' if args.scale_lr else ''}")
 
     dist.barrier()
     started = time.perf_counter()
@@ -142,6 +157,7 @@ def train_ddp(args) -> dict | None:
             optimizer.zero_grad()
             loss.backward()                        # DDP all-reduces (averages) the gradients here
             optimizer.step()
+            scheduler.step()
         say(f"epoch {epoch + 1}: {len(batches)} steps of this process, last batch loss {loss.item():.3f}")
     dist.barrier()
     seconds = time.perf_counter() - started
@@ -170,6 +186,30 @@ def train_ddp(args) -> dict | None:
         sys.stdout.flush()
     dist.destroy_process_group()
     return result
+
+
+def launch(num_processes: int, arguments=(), *, time_limit: float = 180, env: dict | None = None):
+    """Run this script under ``torchrun --standalone`` with ``num_processes`` processes; a CompletedProcess.
+
+    torchrun and its workers run in a process group of their own: when ``time_limit`` seconds pass, the whole
+    group is killed (not torchrun alone, which would leave its workers running) and TimeoutError is raised. A
+    launch that fails before any process has started training (its rendezvous port taken meanwhile) is tried
+    once more; a failure after that is returned as it is.
+    """
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={num_processes}",
+               str(Path(__file__).resolve()), *map(str, arguments)]
+    for _ in range(2):
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                   start_new_session=True)
+        try:
+            stdout, stderr = process.communicate(timeout=time_limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL) if hasattr(os, "killpg") else process.kill()
+            process.communicate()
+            raise TimeoutError(f"{num_processes}-process launch still running after {time_limit} s: killed") from None
+        if process.returncode == 0 or "world size" in stdout:
+            break
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def parse_args(argv=None):

@@ -8,8 +8,10 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -57,27 +59,27 @@ def test_shards_refuse_impossible_requests():
         train_ddp.shard_batches(100, 10, 2, 2, 0)
     with pytest.raises(ValueError, match="cannot fill one batch"):
         train_ddp.shard_batches(10, 8, 0, 2, 0)
+    with pytest.raises(ValueError, match="empty batch"):
+        train_ddp.shard_batches(5, 1, 0, 2, 0)
 
 
 def _launch(tmp_path, *arguments, processes=2):
-    environment = {**os.environ, "COURSE_DEVICE": "cpu", "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
-               str(SCRIPT), *arguments]
-    return subprocess.run(command, capture_output=True, text=True, timeout=LAUNCH_TIMEOUT, cwd=tmp_path,
-                          env=environment)
+    environment = {**os.environ, "COURSE_DEVICE": "cpu"}
+    return train_ddp.launch(processes, arguments, time_limit=LAUNCH_TIMEOUT, env=environment)
 
 
-def _launch_expecting_success(tmp_path, *arguments):
-    """Launch; once more if the first launch failed before any process printed (a rendezvous port taken)."""
-    finished = _launch(tmp_path, *arguments)
-    if finished.returncode != 0 and "world size" not in finished.stdout:
-        finished = _launch(tmp_path, *arguments)
-    return finished
+def test_a_launch_past_its_time_limit_is_killed_with_its_workers(tmp_path):
+    with pytest.raises(TimeoutError, match="still running after 2 s: killed"):
+        train_ddp.launch(2, ["--epochs", "1"], time_limit=2, env={**os.environ, "COURSE_DEVICE": "cpu"})
+    if shutil.which("pgrep"):
+        time.sleep(0.5)
+        leftover = subprocess.run(["pgrep", "-f", str(SCRIPT)], capture_output=True, text=True)
+        assert leftover.stdout.strip() == "", f"workers left running: {leftover.stdout}"
 
 
 def test_two_processes_on_gloo_end_with_identical_weights_and_a_model_the_service_loads(tmp_path):
     out = tmp_path / "ddp_cnn.pt"
-    finished = _launch_expecting_success(tmp_path, "--epochs", "1", "--out", str(out))
+    finished = _launch(tmp_path, "--epochs", "1", "--out", str(out))
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     checksums = re.findall(r"rank \d: parameter checksum ([0-9a-f]{16})", finished.stdout)
     assert len(checksums) == 2 and checksums[0] == checksums[1], finished.stdout
