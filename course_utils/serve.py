@@ -23,7 +23,18 @@ Pixels are numbers from 0 to 255, as in the MNIST files: 0 is the background,
 
     {"predictions": [7, 2], "probabilities": [[p0, ..., p9], [p0, ..., p9]]}
 
-``GET /health`` answers ``{"status": "ok", ...}``. Every error, whatever the
+A request may say which kind of image it holds with a ``"format"`` field: ``"mnist"`` (the
+default, as above: 28×28, already size-normalised and centred like MNIST) or ``"drawing"``:
+a raw drawing of any size from 1×1 to ``MAX_DRAWING_SIDE`` square (0 background, 255 ink),
+which the service turns into an MNIST-like image first with ``mnist_style``; the answer then
+also holds ``"inputs"``, the 28×28 pixels the model received (rounded). An empty drawing is a
+422 ("nothing drawn"); any other format is a 422 too::
+
+    {"format": "drawing", "image": [[0, 0, 255, ...], ...]}       (at most MAX_DRAWINGS per request)
+
+``GET /`` is a page to draw a digit on with the mouse, a finger or a pen (``course_utils/web``;
+no other site is contacted, and every answer carries a Content-Security-Policy that allows only
+the service's own origin). ``GET /health`` answers ``{"status": "ok", ...}``. Every error, whatever the
 request, comes back as JSON ``{"error": "what went wrong"}`` with status 400 (not
 valid JSON, nested deeper than ``MAX_JSON_DEPTH``, a number of more than
 ``MAX_NUMBER_DIGITS`` digits, a Content-Length that is not one plain number),
@@ -52,6 +63,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from course_utils import data
@@ -70,6 +82,23 @@ REQUEST_DEADLINE_SECONDS = 20.0    # the whole request (headers and body) must a
 MAX_CONNECTIONS = 32               # connections handled at once; more get 503 at once
 MAX_PARALLEL_DECODES = 4           # requests decoding and checking their JSON at once
 _ECHO_CHARACTERS = 40              # how much of an offending value an error message repeats
+
+# Raw drawings ("format": "drawing"): what one may be, and how it becomes MNIST-like (mnist_style).
+MAX_DRAWING_SIDE = 512             # height and width 1..512: 512×512 values fit max_json_values with room to spare
+MAX_DRAWINGS = 16                  # drawings per request
+MNIST_BOX_SIDE = 20                # MNIST scaled each digit's longer side to 20 pixels ...
+MNIST_CENTRE = (data.IMAGE_SIDE - 1) / 2   # ... and put its centre of mass at the middle of 28×28: 13.5 in pixel indices
+INK_LEVEL = 32                     # pixels at or above this (of 255) are ink for the bounding box; below, background
+WEB_FOLDER = Path(__file__).resolve().parent / "web"
+WEB_FILES = {"/": ("draw.html", "text/html; charset=utf-8"), "/draw.js": ("draw.js", "text/javascript; charset=utf-8"),
+             "/draw.css": ("draw.css", "text/css; charset=utf-8"), "/favicon.svg": ("favicon.svg", "image/svg+xml")}
+# Every answer: only the service's own origin may provide scripts, styles, images and connections; nothing inline.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                               "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 class BadInput(ValueError):
@@ -175,6 +204,101 @@ def images_from_json(payload, *, max_images: int = MAX_IMAGES) -> np.ndarray:
     return array.astype(np.float32)
 
 
+def drawing_array(drawing) -> np.ndarray:
+    """Check one raw drawing (a 2-D array or nested lists of numbers 0..255) and return it as float32 (H, W).
+
+    Raises ``BadInput`` for anything else: another number of dimensions, an empty or too large
+    array (sides 1..``MAX_DRAWING_SIDE``), booleans, strings or other non-numbers, NaN, values outside 0..255.
+    """
+    array = np.asarray(drawing) if not isinstance(drawing, np.ndarray) else drawing
+    if array.dtype == bool or array.dtype.kind not in "iuf":
+        raise BadInput(f"a drawing must hold numbers 0..255, got {array.dtype.name} values: "
+                       "send a 2-D array of pixels (0 background, 255 ink)")
+    if array.ndim != 2 or min(array.shape) < 1:
+        raise BadInput(f"a drawing must be a 2-D grid of pixels (rows × columns), got shape {array.shape}")
+    if max(array.shape) > MAX_DRAWING_SIDE:
+        raise BadInput(f"a drawing of {array.shape[0]}×{array.shape[1]} pixels is larger than "
+                       f"{MAX_DRAWING_SIDE}×{MAX_DRAWING_SIDE}: scale it down before sending it")
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all() or array.min() < 0 or array.max() > 255:
+        raise BadInput(f"a drawing's pixels must lie between 0 and 255, got values from {array.min():g} to {array.max():g}")
+    return array
+
+
+def mnist_style(drawing) -> np.ndarray:
+    """A raw drawing (H, W) of any size, 0 background and 255 ink -> a 28×28 float32 image prepared as MNIST was.
+
+    1. crop to the bounding box of the ink (pixels >= ``INK_LEVEL``);
+    2. scale it so its longer side is ``MNIST_BOX_SIDE`` (20) pixels, keeping the aspect ratio, with
+       anti-aliasing (bilinear with antialias=True: grey levels at the edges, as MNIST has);
+    3. stretch the grey levels so the darkest ink is 255 (MNIST's digits all reach 255);
+    4. place it in a 28×28 field with its centre of mass at the middle (row and column 13.5),
+       moved by whole pixels and kept inside the field.
+    The result has MNIST's pixel scale (0..255), so ``normalize_pixels`` treats it exactly as the training data.
+    Raises ``BadInput`` with "nothing drawn" when no pixel reaches ``INK_LEVEL``, and for invalid drawings.
+    """
+    array = drawing_array(drawing)
+    rows, columns = np.nonzero(array >= INK_LEVEL)
+    if rows.size == 0:
+        raise BadInput(f"nothing drawn: no pixel reaches the ink level {INK_LEVEL} of 255 (0 is the background)")
+    box = array[rows.min():rows.max() + 1, columns.min():columns.max() + 1]
+    scale = MNIST_BOX_SIDE / max(box.shape)
+    height, width = (max(1, round(side * scale)) for side in box.shape)
+    scaled = F.interpolate(torch.from_numpy(np.ascontiguousarray(box))[None, None], size=(height, width),
+                           mode="bilinear", antialias=True, align_corners=False)[0, 0].clamp(0, 255).numpy()
+    scaled = scaled * (255.0 / scaled.max())
+    mass = scaled.sum()
+    centre_row = (scaled.sum(axis=1) * np.arange(height)).sum() / mass
+    centre_column = (scaled.sum(axis=0) * np.arange(width)).sum() / mass
+    top = int(np.clip(round(MNIST_CENTRE - centre_row), 0, data.IMAGE_SIDE - height))
+    left = int(np.clip(round(MNIST_CENTRE - centre_column), 0, data.IMAGE_SIDE - width))
+    image = np.zeros((data.IMAGE_SIDE, data.IMAGE_SIDE), dtype=np.float32)
+    image[top:top + height, left:left + width] = scaled
+    return image
+
+
+def drawings_from_json(payload: dict) -> np.ndarray:
+    """``{"image": drawing}`` or ``{"images": [drawing, ...]}`` (the "format" key removed) -> MNIST-like (N, 28, 28).
+
+    Each drawing is a list of rows of equal length holding numbers (not booleans or strings)
+    0..255; each is checked by ``drawing_array`` and prepared by ``mnist_style``. Raises ``BadInput``.
+    """
+    keys = set(payload)
+    if keys not in ({"image"}, {"images"}):
+        raise BadInput('a drawing request holds "format": "drawing" and exactly one of "image" (one drawing) '
+                       f'or "images" (a list of up to {MAX_DRAWINGS}), got the keys {sorted(keys)}')
+    drawings = [payload["image"]] if "image" in payload else payload["images"]
+    if not isinstance(drawings, list) or not 1 <= len(drawings) <= MAX_DRAWINGS:
+        raise BadInput(f'"images" must be a list of 1 to {MAX_DRAWINGS} drawings')
+    for number, drawing in enumerate(drawings):
+        if not (isinstance(drawing, list) and drawing and all(isinstance(row, list) for row in drawing)
+                and len({len(row) for row in drawing}) == 1):
+            raise BadInput(f"drawing {number} must be a non-empty list of rows, all of the same length")
+        for row in drawing:
+            for value in row:
+                if type(value) not in (int, float):
+                    raise BadInput(f"drawing {number} holds {_echo(value)} ({type(value).__name__}); pixels must be numbers 0..255")
+    return np.stack([mnist_style(np.asarray(drawing, dtype=np.float64)) for drawing in drawings])
+
+
+def read_request(payload, read_images: Callable = images_from_json, *, max_images: int = MAX_IMAGES) -> tuple[np.ndarray, bool]:
+    """A decoded request -> (pixels (N, 28, 28) in 0..255, whether they were prepared from raw drawings).
+
+    ``"format": "drawing"`` goes through ``drawings_from_json``; ``"format": "mnist"`` or no format
+    goes to ``read_images`` without the "format" key. Raises ``BadInput`` for any other format.
+    """
+    if not (isinstance(payload, dict) and "format" in payload):
+        return read_images(payload, max_images=max_images), False
+    rest = {key: value for key, value in payload.items() if key != "format"}
+    if payload["format"] == "drawing":
+        return drawings_from_json(rest), True
+    if payload["format"] == "mnist":
+        return read_images(rest, max_images=max_images), False
+    raise BadInput(f'"format" must be "mnist" (28×28 images like MNIST\'s, the default) or "drawing" '
+                   f"(a raw drawing up to {MAX_DRAWING_SIDE}×{MAX_DRAWING_SIDE}, prepared by the service), "
+                   f"got {_echo(payload['format'])}")
+
+
 def normalize_pixels(pixels: np.ndarray) -> torch.Tensor:
     """Pixels 0..255 (N, 28, 28) -> the model's input (N, 1, 28, 28): /255, then the training mean and std."""
     tensor = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)) / 255.0
@@ -232,15 +356,34 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_json(self, status: int, content: dict) -> None:
         body = json.dumps(content).encode("utf-8")
         try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            if status == HTTPStatus.METHOD_NOT_ALLOWED:
-                self.send_header("Allow", "GET, POST")
-            self.end_headers()
+            self._send_head(status, "application/json", len(body))
             if self.command != "HEAD":
                 self.wfile.write(body)
         except OSError:  # the client left before reading the answer
+            self.close_connection = True
+
+    def _send_head(self, status: int, content_type: str, length: int) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(length))
+        for name, value in SECURITY_HEADERS.items():
+            self.send_header(name, value)
+        if status == HTTPStatus.METHOD_NOT_ALLOWED:
+            self.send_header("Allow", "GET, POST")
+        self.end_headers()
+
+    def _send_file(self, path: str) -> None:
+        """One of the page's files (``WEB_FILES``), read from ``WEB_FOLDER``."""
+        name, content_type = WEB_FILES[path]
+        try:
+            body = (WEB_FOLDER / name).read_bytes()
+        except OSError:
+            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"the page's file {name} is missing from {WEB_FOLDER}")
+            return
+        try:
+            self._send_head(HTTPStatus.OK, content_type, len(body))
+            self.wfile.write(body)
+        except OSError:
             self.close_connection = True
 
     def _error(self, status: int, message: str) -> None:
@@ -266,14 +409,16 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/health":
             self._send_json(HTTPStatus.OK, {"status": "ok", "model": self.server.classifier.name,
                                             "max_images": self.server.max_images, "max_body_bytes": self.server.max_body_bytes})
+        elif self.path in WEB_FILES:
+            self._send_file(self.path)
         elif self.path == "/predict":
             self._error(HTTPStatus.METHOD_NOT_ALLOWED, "use POST for /predict")
         else:
-            self._error(HTTPStatus.NOT_FOUND, f"no such path {_echo(self.path)}; try POST /predict or GET /health")
+            self._error(HTTPStatus.NOT_FOUND, f"no such path {_echo(self.path)}; try GET / (the drawing page), POST /predict or GET /health")
 
     def do_POST(self):  # noqa: N802
         if self.path != "/predict":
-            self._error(HTTPStatus.NOT_FOUND, f"no such path {_echo(self.path)}; try POST /predict or GET /health")
+            self._error(HTTPStatus.NOT_FOUND, f"no such path {_echo(self.path)}; try GET / (the drawing page), POST /predict or GET /health")
             return
         length = self._content_length()
         if length is None:
@@ -329,15 +474,18 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, UnicodeDecodeError) as error:
             return HTTPStatus.BAD_REQUEST, {"error": f"the body is not valid JSON: {short(error)}"}
         try:
-            pixels = self.server.read_images(payload, max_images=self.server.max_images)
+            pixels, from_drawings = read_request(payload, self.server.read_images, max_images=self.server.max_images)
         except BadInput as error:
             return HTTPStatus.UNPROCESSABLE_ENTITY, {"error": short(error)}
         except Exception as error:  # a validator of the notebook's own that failed
             return HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"reading the request failed: {type(error).__name__}"}
         try:
-            return HTTPStatus.OK, self.server.classifier.predict(pixels)
+            answer = self.server.classifier.predict(pixels)
         except Exception as error:  # never let one request take the service down
             return HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"prediction failed: {type(error).__name__}"}
+        if from_drawings:
+            answer["inputs"] = np.rint(pixels).astype(int).tolist()
+        return HTTPStatus.OK, answer
 
     def _drain(self, length: int) -> None:
         """Read and drop an oversized body, so the client sees the 413 instead of a connection reset.
@@ -384,7 +532,8 @@ class DigitServer(ThreadingHTTPServer):
     def process_request(self, request, client_address):
         """Hand the connection to a new thread if a slot is free; else answer 503 at once and close it."""
         if not self.connection_slots.acquire(blocking=False):
-            head = (f"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+            security = "".join(f"{name}: {value}\r\n" for name, value in SECURITY_HEADERS.items())
+            head = (f"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n{security}"
                     f"Content-Length: {len(_BUSY_ANSWER)}\r\nConnection: close\r\n\r\n").encode()
             try:
                 request.settimeout(1.0)

@@ -107,10 +107,16 @@ SCENARIO = textwrap.dedent("""
         health = serve.call(serve.url(server, "/health"))
         splits = data.load_mnist()
         answer = serve.call(serve.url(server, "/predict"), {"image": splits.test_images[0].tolist()})
+        drawing = serve.call(serve.url(server, "/predict"), {"format": "drawing", "image": [[255] * 3] * 40})
+        import urllib.request
+        with urllib.request.urlopen(serve.url(server, "/"), timeout=10) as response:
+            page = {"status": response.status, "csp": response.headers["Content-Security-Policy"],
+                    "has_pad": b'id="pad"' in response.read()}
     finally:
         serve.stop(server, thread)
     blocked = sorted(name for name in ("matplotlib", "ipywidgets", "IPython", "tqdm", "torchvision") if name in sys.modules)
-    print("RESULT " + json.dumps({"health": health, "answer": answer, "label": int(splits.test_labels[0]), "loaded": blocked}))
+    print("RESULT " + json.dumps({"health": health, "answer": answer, "label": int(splits.test_labels[0]), "loaded": blocked,
+                                  "drawing": drawing, "page": page}))
 """)
 
 
@@ -135,6 +141,9 @@ def test_prepare_model_and_service_run_with_torch_and_numpy_only(tmp_path):
     status, answer = result["answer"]
     assert status == 200 and answer["predictions"] == [result["label"]]
     assert abs(sum(answer["probabilities"][0]) - 1) < 1e-4
+    status, answer = result["drawing"]           # the drawing path (mnist_style) needs nothing more either
+    assert status == 200 and answer["predictions"] == [1] and len(answer["inputs"][0]) == 28
+    assert result["page"]["status"] == 200 and result["page"]["has_pad"] and "default-src 'none'" in result["page"]["csp"]
     card = json.loads((target.parent / "mnist_cnn.pt.json").read_text())
     assert card["architecture"] == "course_utils.models.CNN" and card["test_accuracy"] > 0.9
 

@@ -138,7 +138,7 @@ def test_oversized_body_is_413_and_service_survives(service, splits):
     _still_serving(service, _good_image(splits))
 
 
-@pytest.mark.parametrize("method, path", [("GET", "/"), ("GET", "/predictions"), ("POST", "/health"), ("POST", "/predict/extra")])
+@pytest.mark.parametrize("method, path", [("GET", "/index.php"), ("GET", "/predictions"), ("POST", "/"), ("POST", "/health"), ("POST", "/predict/extra")])
 def test_unknown_path_is_404_and_service_survives(service, splits, method, path):
     payload = {"image": _good_image(splits).tolist()} if method == "POST" else None
     status, answer = serve.call(serve.url(service, path), payload)

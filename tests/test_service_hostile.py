@@ -110,6 +110,13 @@ ATTACKS = {
     "NaN as a pixel": lambda: b'{"image": [[NaN]]}',
     "not UTF-8": lambda: b'{"image": "\xff\xfe"}',
     "a JSON list": lambda: b"[1, 2, 3]",
+    # raw drawings ("format": "drawing"), prepared by the service: still bounded, still a 400 or 422
+    "an empty drawing": lambda: b'{"format": "drawing", "image": [' + b",".join([b"[" + b"0," * 111 + b"0]"] * 112) + b"]}",
+    "a drawing of 100,000 columns": lambda: b'{"format": "drawing", "image": [[' + b"255," * 99_999 + b"255]]}",
+    "4 drawings of 512×512": lambda: (b'{"format": "drawing", "images": ['
+                                      + b",".join([b"[" + b",".join([b"[" + b"9," * 511 + b"9]"] * 512) + b"]"] * 4) + b"]}"),
+    "a drawing nested 6 deep": lambda: b'{"format": "drawing", "image": [[[[[1]]]]]}',
+    "an unknown format": lambda: b'{"format": "jpeg", "image": "/9j/4AAQSkZJRgABAQ"}',
 }
 
 

@@ -39,11 +39,7 @@ pytestmark = pytest.mark.ui
 @pytest.fixture(scope="module")
 def lab():
     """A JupyterLab server and a headless Chromium for all tests of this file."""
-    missing = ui_support.missing_requirement()
-    if missing:
-        if ui_support.running_in_ci():
-            pytest.fail(f"CI must run the browser tests, but {missing}", pytrace=False)
-        pytest.skip(missing)
+    ui_support.skip_or_fail_without_a_browser()
     from playwright.sync_api import sync_playwright
 
     with ui_support.jupyter_lab() as server, sync_playwright() as playwright:

@@ -83,6 +83,17 @@ def missing_requirement() -> str | None:
     return "browser tests need a real browser: " + "; ".join(problems) + ". To run them, " + INSTALL_HINT + "."
 
 
+def skip_or_fail_without_a_browser() -> None:
+    """Skip the calling test when Chromium or Playwright is missing; under CI, fail instead (see ``running_in_ci``)."""
+    import pytest
+
+    missing = missing_requirement()
+    if missing:
+        if running_in_ci():
+            pytest.fail(f"CI must run the browser tests, but {missing}", pytrace=False)
+        pytest.skip(missing)
+
+
 def free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
