@@ -64,11 +64,33 @@ class MnistSplits:
 
 
 def data_dir() -> Path:
-    """The folder holding the bundled data: ``$COURSE_DATA_DIR`` or the repository's ``data/``."""
+    """The folder holding the bundled data, found by one rule, first match wins:
+
+    1. ``$COURSE_DATA_DIR``, when set (to the ``data/`` folder of a clone of the course);
+    2. ``data/`` beside the package: a clone of the course, installed editable (``make lab``) or not installed;
+    3. ``data/`` in the current folder or a folder above it holding the bundled digits: the package installed
+       non-editable (``pip install .``, Colab) and the notebooks run from inside a clone.
+    Raises ``DataError`` naming ``COURSE_DATA_DIR`` when none of them applies.
+    """
     override = os.environ.get(DATA_DIR_VARIABLE, "").strip()
     if override:
         return Path(override).expanduser()
-    return Path(__file__).resolve().parents[1] / "data"
+    beside = Path(__file__).resolve().parents[1] / "data"
+    if beside.is_dir():
+        return beside
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "data" / BUNDLED_FILE).is_file():
+            return folder / "data"
+    raise DataError(f"the course's data folder was not found: course_utils is installed in {beside.parent} without it, "
+                    f"and neither {here} nor a folder above it holds data/{BUNDLED_FILE}. Set {DATA_DIR_VARIABLE} to the "
+                    f"data/ folder of a clone of the course (for example {DATA_DIR_VARIABLE}=/path/to/course/data), "
+                    "or run the notebooks from inside the clone.")
+
+
+def course_root() -> Path:
+    """The course's own folder (notebooks/, README.md, deploy/, scripts/): the folder that holds ``data_dir()``."""
+    return data_dir().parent
 
 
 def sha256_of(path: Path) -> str:
@@ -442,7 +464,7 @@ def course_text(repository_root: str | Path | None = None) -> str:
 
     Read at run time with ``json``; code cells and outputs are left out.
     """
-    root = Path(repository_root) if repository_root else Path(__file__).resolve().parents[1]
+    root = Path(repository_root) if repository_root else course_root()
     pieces = []
     for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         try:
@@ -458,5 +480,7 @@ def course_text(repository_root: str | Path | None = None) -> str:
             pieces.append((root / name).read_text(encoding="utf-8"))
     text = "\n\n".join(piece.strip() for piece in pieces if piece.strip())
     if not text:
-        raise FileNotFoundError(f"no notebooks or README.md under {root}: pass the course's root folder")
+        where = f" ({DATA_DIR_VARIABLE} is {os.environ[DATA_DIR_VARIABLE]!r})" if os.environ.get(DATA_DIR_VARIABLE, "").strip() else ""
+        raise FileNotFoundError(f"no notebooks or README.md under {root}{where}: pass the course's root folder, or set "
+                                f"{DATA_DIR_VARIABLE} to the data/ folder of a clone of the course (its parent holds them)")
     return text

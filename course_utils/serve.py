@@ -26,11 +26,12 @@ Pixels are numbers from 0 to 255, as in the MNIST files: 0 is the background,
 A request may say which kind of image it holds with a ``"format"`` field: ``"mnist"`` (the
 default, as above: 28×28, already size-normalised and centred like MNIST) or ``"drawing"``:
 a raw drawing of any size from 1×1 to ``MAX_DRAWING_SIDE`` square (0 background, 255 ink),
-which the service turns into an MNIST-like image first with ``mnist_style``; the answer then
+which the service turns into an MNIST-like image first with ``mnist_style`` (at most
+``MAX_DRAWINGS`` drawings and ``MAX_DRAWING_PIXELS`` pixels per request); the answer then
 also holds ``"inputs"``, the 28×28 pixels the model received (rounded). An empty drawing is a
 422 ("nothing drawn"); any other format is a 422 too::
 
-    {"format": "drawing", "image": [[0, 0, 255, ...], ...]}       (at most MAX_DRAWINGS per request)
+    {"format": "drawing", "image": [[0, 0, 255, ...], ...]}       or  {"format": "drawing", "images": [drawing, ...]}
 
 ``GET /`` is a page to draw a digit on with the mouse, a finger or a pen (``course_utils/web``;
 no other site is contacted, and every answer carries a Content-Security-Policy that allows only
@@ -85,9 +86,11 @@ _ECHO_CHARACTERS = 40              # how much of an offending value an error mes
 
 # Raw drawings ("format": "drawing"): what one may be, and how it becomes MNIST-like (mnist_style).
 MAX_DRAWING_SIDE = 512             # height and width 1..512: 512×512 values fit max_json_values with room to spare
-MAX_DRAWINGS = 16                  # drawings per request
+MAX_DRAWINGS = 16                  # drawings per request ...
+MAX_DRAWING_PIXELS = 3 * MAX_DRAWING_SIDE ** 2   # ... and pixels in all: three of the largest (what max_json_values allows)
 MNIST_BOX_SIDE = 20                # MNIST scaled each digit's longer side to 20 pixels ...
-MNIST_CENTRE = (data.IMAGE_SIDE - 1) / 2   # ... and put its centre of mass at the middle of 28×28: 13.5 in pixel indices
+MNIST_CENTRE = data.IMAGE_SIDE / 2     # ... and put its centre of mass at row and column 14.0 (pixel indices 0..27):
+                                       # measured, the bundled training digits' mean centre of mass is (13.99, 14.00)
 INK_LEVEL = 32                     # pixels at or above this (of 255) are ink for the bounding box; below, background
 WEB_FOLDER = Path(__file__).resolve().parent / "web"
 WEB_FILES = {"/": ("draw.html", "text/html; charset=utf-8"), "/draw.js": ("draw.js", "text/javascript; charset=utf-8"),
@@ -164,7 +167,8 @@ def parse_json(body: bytes | bytearray):
     if depth > MAX_JSON_DEPTH:
         raise RefusedBody(f"nested {depth} levels deep; images need 4 ({{\"images\": [image [row [pixel]]]}})")
     if values > max_json_values():
-        raise RefusedBody(f"{values:,} values is more than {MAX_IMAGES} images can hold")
+        raise RefusedBody(f"{values:,} values is more than any request may hold ({MAX_IMAGES} images of 28×28, "
+                          f"or drawings of {MAX_DRAWING_PIXELS:,} pixels in all)")
     try:
         return json.loads(body.decode("utf-8"), parse_constant=_reject_constant, parse_int=_parse_int)
     except RecursionError:
@@ -210,7 +214,10 @@ def drawing_array(drawing) -> np.ndarray:
     Raises ``BadInput`` for anything else: another number of dimensions, an empty or too large
     array (sides 1..``MAX_DRAWING_SIDE``), booleans, strings or other non-numbers, NaN, values outside 0..255.
     """
-    array = np.asarray(drawing) if not isinstance(drawing, np.ndarray) else drawing
+    try:
+        array = np.asarray(drawing) if not isinstance(drawing, np.ndarray) else drawing
+    except ValueError:  # nested lists of unequal lengths
+        raise BadInput("a drawing must be a rectangular grid of pixels: every row as long as the first") from None
     if array.dtype == bool or array.dtype.kind not in "iuf":
         raise BadInput(f"a drawing must hold numbers 0..255, got {array.dtype.name} values: "
                        "send a 2-D array of pixels (0 background, 255 ink)")
@@ -231,10 +238,12 @@ def mnist_style(drawing) -> np.ndarray:
     1. crop to the bounding box of the ink (pixels >= ``INK_LEVEL``);
     2. scale it so its longer side is ``MNIST_BOX_SIDE`` (20) pixels, keeping the aspect ratio, with
        anti-aliasing (bilinear with antialias=True: grey levels at the edges, as MNIST has);
-    3. stretch the grey levels so the darkest ink is 255 (MNIST's digits all reach 255);
-    4. place it in a 28×28 field with its centre of mass at the middle (row and column 13.5),
-       moved by whole pixels and kept inside the field.
+    3. stretch the grey levels so the darkest ink is 255 (MNIST's digits reach 254 or 255);
+    4. place it in a 28×28 field with its centre of mass where MNIST's digits have it (``MNIST_CENTRE``,
+       row and column 14.0), moved by whole pixels and kept inside the field.
     The result has MNIST's pixel scale (0..255), so ``normalize_pixels`` treats it exactly as the training data.
+    Every pixel at the ink level counts: a stray speck far from the digit widens the box and shrinks the digit,
+    and a lone dot becomes a filled 20×20 square.
     Raises ``BadInput`` with "nothing drawn" when no pixel reaches ``INK_LEVEL``, and for invalid drawings.
     """
     array = drawing_array(drawing)
@@ -274,6 +283,11 @@ def drawings_from_json(payload: dict) -> np.ndarray:
         if not (isinstance(drawing, list) and drawing and all(isinstance(row, list) for row in drawing)
                 and len({len(row) for row in drawing}) == 1):
             raise BadInput(f"drawing {number} must be a non-empty list of rows, all of the same length")
+    total = sum(len(drawing) * len(drawing[0]) for drawing in drawings)
+    if total > MAX_DRAWING_PIXELS:
+        raise BadInput(f"{total:,} pixels of drawings in one request is more than {MAX_DRAWING_PIXELS:,}: "
+                       "send fewer or smaller drawings per request")
+    for number, drawing in enumerate(drawings):
         for row in drawing:
             for value in row:
                 if type(value) not in (int, float):
@@ -406,12 +420,13 @@ class _Handler(BaseHTTPRequestHandler):
     do_HEAD = do_PUT = do_DELETE = do_OPTIONS = do_TRACE = do_PATCH = do_CONNECT = _not_allowed
 
     def do_GET(self):  # noqa: N802 (name fixed by http.server)
-        if self.path == "/health":
+        path = self.path.split("?", 1)[0]  # GET /?from=notebook is the page too
+        if path == "/health":
             self._send_json(HTTPStatus.OK, {"status": "ok", "model": self.server.classifier.name,
                                             "max_images": self.server.max_images, "max_body_bytes": self.server.max_body_bytes})
-        elif self.path in WEB_FILES:
-            self._send_file(self.path)
-        elif self.path == "/predict":
+        elif path in WEB_FILES:
+            self._send_file(path)
+        elif path == "/predict":
             self._error(HTTPStatus.METHOD_NOT_ALLOWED, "use POST for /predict")
         else:
             self._error(HTTPStatus.NOT_FOUND, f"no such path {_echo(self.path)}; try GET / (the drawing page), POST /predict or GET /health")

@@ -103,7 +103,7 @@ class DrawingPage:
         """The digit shown once the service has answered (the status line says so)."""
         from playwright.sync_api import expect
 
-        expect(self.page.locator("#status")).to_have_text(re.compile(r"^Draw more"), timeout=20_000)
+        expect(self.page.locator("#status")).to_have_text(re.compile(r"^Read as \d"), timeout=20_000)
         return self.page.locator("#digit").inner_text().strip()
 
     def ink(self, selector: str, measure: str) -> dict:
@@ -164,7 +164,7 @@ def test_a_bar_reads_as_one_and_a_loop_as_zero_with_a_centred_input(drawing_page
         page.save(f"after-drawing-{expected}.png")
         assert digit == expected, f"the {name} was read as {digit!r}, not {expected}"
         assert shown["count"] > 20, f"the preview of the {name} is (nearly) empty"
-        assert abs(shown["row"] - 13.5) <= 2 and abs(shown["column"] - 13.5) <= 2, (
+        assert abs(shown["row"] - serve.MNIST_CENTRE) <= 2 and abs(shown["column"] - serve.MNIST_CENTRE) <= 2, (
             f"the {name}'s preview is not centred: centre of mass at {shown}")
         widths = page.bar_widths()
         assert widths.index(max(widths)) == int(expected) and abs(sum(widths) - 100) < 2, widths

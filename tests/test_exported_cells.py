@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-EXPECTED_EXPORTS = {"MLP": "03", "train_epoch": "03", "CNN": "04", "images_to_rows": "05", "RowClassifier": "05"}
+EXPECTED_EXPORTS = {"MLP": "03", "train_epoch": "03", "CNN": "04", "images_to_rows": "05", "RowClassifier": "05", "mnist_style": "06"}
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 

@@ -74,7 +74,7 @@ def test_the_centre_of_mass_lands_in_the_middle(shape):
         ink[29:31, 29:31] = 1
     image = serve.mnist_style(canvas_with((300, 300), 37, 211, ink))
     row, column = centre_of_mass(image)
-    assert abs(row - 13.5) <= 0.5 and abs(column - 13.5) <= 0.5, (row, column)
+    assert abs(row - serve.MNIST_CENTRE) <= 0.5 and abs(column - serve.MNIST_CENTRE) <= 0.5, (row, column)
 
 
 def test_the_digit_stays_inside_the_field_when_centring_would_push_it_out():
@@ -88,6 +88,12 @@ def test_the_digit_stays_inside_the_field_when_centring_would_push_it_out():
     assert (bottom - top + 1, right - left + 1) == (20, 20)
 
 
+def test_the_centre_is_where_mnists_digits_have_theirs():
+    images = data.load_mnist().train_images.astype(np.float64)
+    centres = np.array([centre_of_mass(image) for image in images[:2000]])
+    assert np.abs(centres.mean(axis=0) - serve.MNIST_CENTRE).max() < 0.05
+
+
 def test_bundled_digits_stay_mnist_like():
     """MNIST's own digits already are size-normalised and centred: preparing them again changes little."""
     images = data.load_mnist().test_images[:100].astype(np.float32)
@@ -96,13 +102,14 @@ def test_bundled_digits_stay_mnist_like():
         top, bottom, left, right = ink_box(prepared, level=serve.INK_LEVEL)
         assert max(bottom - top, right - left) + 1 <= 20
         row, column = centre_of_mass(prepared)
-        assert abs(row - 13.5) <= 0.6 and abs(column - 13.5) <= 0.6
+        assert abs(row - serve.MNIST_CENTRE) <= 0.75 and abs(column - serve.MNIST_CENTRE) <= 0.75
 
 
 def test_a_canvas_of_all_ink_is_a_centred_20_pixel_square():
     image = serve.mnist_style(np.full((120, 120), 255.0))
-    assert ink_box(image) == (4, 23, 4, 23)
-    assert np.all(image[4:24, 4:24] == pytest.approx(255)) and image.sum() == pytest.approx(400 * 255)
+    top, bottom, left, right = ink_box(image)
+    assert bottom - top + 1 == right - left + 1 == 20 and top in (4, 5) and left in (4, 5)
+    assert np.all(image[top:bottom + 1, left:right + 1] == pytest.approx(255)) and image.sum() == pytest.approx(400 * 255)
 
 
 def test_the_drawing_passed_in_is_not_changed():
@@ -137,6 +144,7 @@ def test_nested_lists_and_integer_arrays_give_the_same_image():
     (np.full((5, 5), np.inf), "between 0 and 255"),
     (np.full((5, 5), -1.0), "between 0 and 255"),
     (np.full((5, 5), 256.0), "between 0 and 255"),
+    ([[255, 255], [255]], "rectangular grid"),
 ])
 def test_bad_drawings_are_refused_with_a_clear_message(drawing, message):
     with pytest.raises(serve.BadInput, match=message):
@@ -204,6 +212,7 @@ def test_several_drawings_of_different_sizes_in_one_request(service):
     ({"format": "drawing", "image": [[255]], "images": [[[255]]]}, 'exactly one of "image"'),
     ({"format": "drawing"}, 'exactly one of "image"'),
     ({"format": "mnist", "image": [[0] * 27] * 28}, "28 rows of 28"),
+    ({"format": "drawing", "images": [[[255] * 300] * 300] * 9}, "more than 786,432"),
 ])
 def test_bad_requests_are_422_with_a_message(service, payload, message):
     status, answer = predict(service, payload)
@@ -261,8 +270,13 @@ def test_the_page_and_its_files_are_served_with_the_security_headers(service, pa
     assert headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_the_page_ignores_a_query_string(service):
+    status, _, body = get(service, "/?from=notebook")
+    assert status == 200 and b'id="pad"' in body
+
+
 def test_every_json_answer_carries_the_security_policy_too(service):
-    for path in ("/health", "/nowhere"):
+    for path in ("/health", "/nowhere", "/?from=notebook"):
         _, headers, _ = get(service, path)
         assert "default-src 'none'" in headers["Content-Security-Policy"]
 

@@ -1,12 +1,13 @@
 // The drawing page of the course's digit service (course_utils/serve.py serves it at GET /).
 // Draw on #pad with pointer events (mouse, touch, pen); when a stroke ends, the drawing is sent to
-// POST /predict as {"format": "drawing", "image": rows of ink 0..255}, downscaled to SEND_SIDE pixels
-// square. The service prepares it like MNIST (crop, scale to 20 px, centre of mass in the middle of
+// POST /predict as {"format": "drawing", "image": rows of ink 0..255}, shrunk from the pad's 280 pixels
+// to SEND_SIDE pixels square. The service prepares it like MNIST (crop, scale to 20 px, centre of mass in the middle of
 // 28×28) and answers with the digit, the ten probabilities and the 28×28 input the model received.
 "use strict";
 
-const SEND_SIDE = 112;          // the drawing is sent at 112×112 pixels: a quarter of the pad's side
-const STROKE_WIDTH = 18;        // pixels on the 280×280 pad: about as thick, relative to the digit, as MNIST's pen
+const SEND_SIDE = 112;          // the drawing is sent at 112×112 pixels: 0.4 of the pad's 280
+const STROKE_WIDTH = 18;        // pixels on the 280×280 pad; a digit drawn small gets thicker strokes once scaled up
+const ANSWER_TIMEOUT_MS = 10000;  // give up waiting for the service after 10 s
 
 const pad = document.getElementById("pad");
 const pen = pad.getContext("2d");
@@ -16,7 +17,7 @@ const barList = document.getElementById("bars");
 const statusLine = document.getElementById("status");
 const bars = [];
 
-let drawing = false;
+let activePointer = null;       // the pointer drawing now; a second finger or pen is ignored
 let lastPoint = null;
 let inkOnPad = false;
 let requestNumber = 0;          // answers to older requests (before a Clear or a newer stroke) are ignored
@@ -79,8 +80,10 @@ function setStatus(text, isError = false) {
 }
 
 function padPoint(event) {
+  // the drawable area starts inside the pad's border: clientLeft/clientTop are the border's widths
   const box = pad.getBoundingClientRect();
-  return { x: (event.clientX - box.left) * (pad.width / box.width), y: (event.clientY - box.top) * (pad.height / box.height) };
+  return { x: (event.clientX - box.left - pad.clientLeft) * (pad.width / pad.clientWidth),
+           y: (event.clientY - box.top - pad.clientTop) * (pad.height / pad.clientHeight) };
 }
 
 function strokeTo(point) {
@@ -93,10 +96,11 @@ function strokeTo(point) {
 }
 
 function startStroke(event) {
-  if (event.button !== 0) return;
+  if (event.button !== 0 || activePointer !== null) return;
   event.preventDefault();
   pad.setPointerCapture(event.pointerId);
-  drawing = true;
+  activePointer = event.pointerId;
+  requestNumber += 1;           // an answer to an earlier stroke must not appear while this one is drawn
   lastPoint = padPoint(event);
   pen.beginPath();              // a tap leaves a dot (a line of length 0 would draw nothing)
   pen.arc(lastPoint.x, lastPoint.y, STROKE_WIDTH / 2, 0, 2 * Math.PI);
@@ -105,15 +109,15 @@ function startStroke(event) {
 }
 
 function continueStroke(event) {
-  if (!drawing) return;
+  if (event.pointerId !== activePointer) return;
   event.preventDefault();
   const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
   (events.length ? events : [event]).forEach((each) => strokeTo(padPoint(each)));
 }
 
-function endStroke() {
-  if (!drawing) return;
-  drawing = false;
+function endStroke(event) {
+  if (event.pointerId !== activePointer) return;
+  activePointer = null;
   predict();
 }
 
@@ -140,12 +144,18 @@ async function predict() {
   requestNumber += 1;
   const thisRequest = requestNumber;
   setStatus("Reading…");
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), ANSWER_TIMEOUT_MS);
   try {
     const response = await fetch("/predict", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ format: "drawing", image: inkRows() }),
+      signal: abort.signal,
     });
+    if (!(response.headers.get("Content-Type") || "").startsWith("application/json")) {
+      throw new Error(`the answer was not JSON (status ${response.status})`);
+    }
     const answer = await response.json();
     if (thisRequest !== requestNumber) return;
     if (!response.ok) {
@@ -153,18 +163,23 @@ async function predict() {
       setStatus(`The service answered ${response.status}: ${answer.error}`, true);
       return;
     }
+    const probabilities = answer.probabilities[0];
     digitBox.textContent = String(answer.predictions[0]);
-    showProbabilities(answer.probabilities[0]);
+    showProbabilities(probabilities);
     showInput(answer.inputs[0]);
-    setStatus("Draw more to change it, or Clear to start again.");
+    setStatus(`Read as ${answer.predictions[0]} (${(100 * Math.max(...probabilities)).toFixed(0)} %). ` +
+              "Draw more to change it, or Clear to start again.");
   } catch (error) {
-    if (thisRequest === requestNumber) setStatus(`No answer from the service (${error.message}). Is it still running?`, true);
+    const reason = error.name === "AbortError" ? `no answer within ${ANSWER_TIMEOUT_MS / 1000} s` : error.message;
+    if (thisRequest === requestNumber) setStatus(`No answer from the service (${reason}). Is it still running?`, true);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
 function clearAll() {
   requestNumber += 1;
-  drawing = false;
+  activePointer = null;
   inkOnPad = false;
   pen.clearRect(0, 0, pad.width, pad.height);
   clearAnswer();
