@@ -1,4 +1,4 @@
-# Two commands for learners:  `make lab` (open the course)  and  `make test` (prove it works).
+# Two commands for learners:  `make lab` (open the course, learner edition)  and  `make test` (prove it works).
 # Both create .venv with python3 if it is missing and install the course into it; the set-up is
 # redone only when pyproject.toml changes. `make lab` installs what a learner needs; `make test`
 # adds the test tools (pytest, nbval, Playwright).
@@ -43,7 +43,7 @@ PYTHON_VERSION := $(shell $(PYTHON) -c "import sys; print('%d.%d' % sys.version_
 LEARNER_STAMP  := $(VENV)/.course-installed-py$(PYTHON_VERSION)
 TEST_STAMP     := $(VENV)/.tests-installed-py$(PYTHON_VERSION)
 
-.PHONY: setup setup-tests lab test unit check execute wheelhouse clean bench bench-notebooks
+.PHONY: setup setup-tests lab instructor learner solutions test unit check execute wheelhouse clean bench bench-notebooks
 
 setup: $(LEARNER_STAMP)
 
@@ -73,8 +73,25 @@ $(TEST_STAMP): $(LEARNER_STAMP)
 # Jupyter refuses to run as root (containers, some cloud machines) unless told it may.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# The learner edition (scripts/learner_edition.py): learner/ holds every notebook without solutions and outputs.
+# It is ignored by git, so learners' edits never touch the tracked notebooks. `make lab` writes the notebooks
+# missing there (never overwriting one) and opens it; `make instructor` opens notebooks/, the instructor's edition.
+LEARNER := learner
+
 lab: setup
+	$(BIN)/python scripts/learner_edition.py --out $(LEARNER)
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(LEARNER) $(ALLOW_ROOT)
+
+instructor: setup
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(ALLOW_ROOT)
+
+# Write learner/ (keeps notebooks already there; FORCE=1 rewrites them, losing a learner's work).
+learner: setup
+	$(BIN)/python scripts/learner_edition.py --out $(LEARNER) $(if $(FORCE),--force)
+
+# After the workshop: put the solution cells back into the notebooks in learner/, keeping the learners' work.
+solutions: setup
+	$(BIN)/python scripts/learner_edition.py --out $(LEARNER) --solutions
 
 test: setup-tests
 	$(BIN)/python -m pytest

@@ -208,3 +208,21 @@ def read_model_card(card_path: str | Path) -> dict:
     if not isinstance(card.get("settings", {}), dict):
         raise ValueError(f"the model card {card_path} has settings that are not a JSON object: {fix}")
     return card
+
+
+def course_weights_record(stem: str) -> dict:
+    """What data/weights/models.json records about the course's trained model ``stem`` ("mlp" or "cnn")."""
+    record = json.loads((data.data_dir() / "weights" / "models.json").read_text(encoding="utf-8"))["models"]
+    if stem not in record:
+        raise ValueError(f"the course ships weights for {sorted(record)}, not {stem!r}")
+    return record[stem]
+
+
+def load_course_weights(model: nn.Module, stem: str) -> nn.Module:
+    """``model`` with the course's trained weights ``data/weights/<stem>.pt`` (scripts/train_course_models.py), in eval mode.
+
+    The weights stay on the device ``model`` is on; half-precision files are cast to the model's dtype on loading.
+    """
+    course_weights_record(stem)  # a clear error for an unknown name
+    where = next(model.parameters()).device
+    return load_weights(model, data.data_dir() / "weights" / f"{stem}.pt", map_location=where)

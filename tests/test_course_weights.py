@@ -14,7 +14,8 @@ import torch
 
 from course_utils import data, models, train
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "data" / "weights"
+ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS_DIR = ROOT / "data" / "weights"
 MODEL_CLASSES = {"mlp": models.MLP, "cnn": models.CNN}
 MAX_BYTES = 3_000_000
 
@@ -73,3 +74,39 @@ def test_half_precision_did_not_change_the_mlp_accuracy(record):
     entry = record["models"]["mlp"]
     assert entry["parameters"] == 814_090 and entry["stored_dtype"] == "float16"
     assert abs(entry["test_accuracy"] - entry["test_accuracy_before_saving"]) <= 0.001
+
+
+def _committed_output(notebook: str, marker: str) -> str:
+    """The text output of the first code cell of ``notebook`` whose source contains ``marker``."""
+    cells = json.loads((ROOT / "notebooks" / notebook).read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        if cell["cell_type"] == "code" and marker in "".join(cell["source"]):
+            return "".join("".join(output.get("text", "")) for output in cell["outputs"])
+    raise LookupError(f"{notebook}: no code cell contains {marker!r}")
+
+
+def test_the_recovery_switch_of_notebook_04_loads_the_model_the_notebook_trains():
+    """With LOAD_TRAINED_CNN = True notebook 04 loads data/weights/cnn.pt: it must score what the committed run printed."""
+    import re
+
+    from course_utils import deployment
+
+    splits = data.load_mnist()
+    _, _, val_images, val_labels = data.train_val_split(splits.train_images, splits.train_labels, val_fraction=0.1, seed=0)
+    model = deployment.load_course_weights(models.CNN(), "cnn")
+    _, val_accuracy = train.evaluate(model, *data.to_tensors(val_images, val_labels))
+    printed = re.search(r"CNN validation accuracy: ([0-9.]+)%", _committed_output("04_cnn_mnist.ipynb", "cnn_val_accuracy = "))
+    assert printed, "notebook 04 no longer prints its CNN validation accuracy"
+    assert f"{val_accuracy:.2%}" == f"{float(printed.group(1)):.2f}%", (
+        f"data/weights/cnn.pt scores {val_accuracy:.2%} on the validation digits, the committed notebook 04 "
+        f"{printed.group(1)}%: rebuild it with scripts/train_course_models.py")
+    assert "LOAD_TRAINED_CNN = False" in "".join(
+        "".join(cell["source"]) for cell in json.loads((ROOT / "notebooks" / "04_cnn_mnist.ipynb").read_text())["cells"]), (
+        "notebook 04 must train by default (the recovery switch stays False), so nbval checks the training")
+
+
+def test_an_unknown_course_model_is_refused_by_name():
+    from course_utils import deployment
+
+    with pytest.raises(ValueError, match="ships weights for \\['cnn', 'mlp'\\]"):
+        deployment.load_course_weights(models.CNN(), "lstm")

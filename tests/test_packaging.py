@@ -44,3 +44,26 @@ def test_environment_yml_installs_the_course_itself():
 
 def test_ci_runs_the_learners_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def _binder_lines() -> list[str]:
+    text = (ROOT / "binder" / "requirements.txt").read_text()
+    return [line.split("#")[0].strip() for line in text.splitlines() if line.split("#")[0].strip()]
+
+
+def test_binder_installs_the_learner_dependencies_with_cpu_only_torch():
+    lines = _binder_lines()
+    names = {_name(line) for line in lines if not line.startswith("-")}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert names == {_name(requirement) for requirement in project["dependencies"]}
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
+    for package in ("torch", "torchvision"):
+        pinned = [line for line in lines if _name(line) == package]
+        assert pinned and pinned[0].endswith("+cpu"), f"binder must pin the CPU-only {package}, got {pinned}"
+
+
+def test_binder_post_build_installs_the_course_and_the_learner_edition():
+    post_build = ROOT / "binder" / "postBuild"
+    text = post_build.read_text()
+    assert text.startswith("#!/bin/bash") and post_build.stat().st_mode & 0o111
+    assert "pip install --no-deps -e ." in text and "scripts/learner_edition.py" in text

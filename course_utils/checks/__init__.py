@@ -10,6 +10,8 @@ There is one module of checks per notebook (``baselines`` 00, ``gradient_descent
 name in a module's ``__all__`` is available here as ``checks.<name>``.
 """
 
+import sys
+
 from course_utils.checks import baselines, cnn, gradient_descent, mlp, numpy_nets, production, rnn, text
 from course_utils.checks.core import (Mistake, Strings, gradient_check, numerical_gradient, recognising, rel_error, run_check,
                                       use_if_passed)
@@ -21,3 +23,17 @@ for _module in TOPIC_MODULES:
     for _name in _module.__all__:
         globals()[_name] = getattr(_module, _name)
         __all__.append(_name)
+
+
+def reference(name: str):
+    """The reference answer of exercise ``name``: the function ``check_<name>`` compares a learner's answer with.
+
+    Only the learner edition uses it (``make learner``, scripts/learner_edition.py): it has no solution cells,
+    and a stand-in cell in the place of each one takes the reference under the solution's name, so the cells
+    after an exercise run the same way whether or not it has been done.
+    """
+    check = globals().get(f"check_{name}")
+    if not callable(check):
+        raise ValueError(f"there is no exercise called {name!r}: the names are those of the check_<name> functions, "
+                         "for example reference('softmax')")
+    return getattr(sys.modules[check.__module__], f"_{name}")
