@@ -1,7 +1,9 @@
-"""Train the course's final MLP (notebook 03) and CNN (notebook 04) once and save their weights (maintainers only).
+"""Train the course's final MLP (notebook 03), CNN (notebook 04) and LSTM (notebook 05) once and save their weights.
 
-Notebook 05 compares feed-forward, recurrent and convolutional networks; instead of retraining the MLP
-and the CNN there (more than a minute of a 2-core CPU), it loads the weights this script saves::
+For maintainers. Notebook 05 compares feed-forward, recurrent and convolutional networks; instead of retraining
+the MLP and the CNN there (more than a minute of a 2-core CPU), it loads the weights this script saves. The
+recovery switches of notebooks 04 (``LOAD_TRAINED_CNN``) and 05 (``LOAD_TRAINED_LSTM``) load them too, in place of
+their longest trainings::
 
     python scripts/train_course_models.py            # under a minute on an idle 2-core CPU
 
@@ -13,6 +15,7 @@ and 04 train. Written to ``data/weights/``:
 - ``mlp.pt``: the MLP's state dict in float16 (its 814,090 float32 parameters would take 3.26 MB; half
   precision halves that, and the script measures that the test accuracy does not change);
 - ``cnn.pt``: the CNN's state dict in float32;
+- ``lstm.pt``: notebook 05's LSTM (``models.RowClassifier()``, trained with ``models.LSTM_RECIPE``) in float32;
 - ``models.json``: for each model its parameter count, test accuracy (of the saved file, loaded back as
   float32), training seconds as measured here (wall clock, and the process's CPU seconds, with the machine's
   load average before training: on a shared machine the wall clock grows with the load), the storage dtype
@@ -42,6 +45,7 @@ MAX_FILE_BYTES = 3_000_000
 COURSE_MODELS = {   # file stem -> (model class, recipe, storage dtype, the notebook that trains it)
     "mlp": (models.MLP, models.MLP_RECIPE, torch.float16, "03"),
     "cnn": (models.CNN, models.CNN_RECIPE, torch.float32, "04"),
+    "lstm": (models.RowClassifier, models.LSTM_RECIPE, torch.float32, "05"),
 }
 
 
@@ -103,11 +107,12 @@ def main() -> None:
     for stem in [arguments.only] if arguments.only else sorted(COURSE_MODELS):
         card["models"][stem] = train_and_save(stem, train_data, test_data, arguments.out)
     card.update({
-        "description": "Weights of the course's final MLP (notebook 03) and CNN (notebook 04), trained by "
+        "description": "Weights of the course's final MLP (notebook 03), CNN (notebook 04) and LSTM (notebook 05), trained by "
                        "scripts/train_course_models.py with models.trained(..., seed=0) on the training split of "
                        "notebooks 03-05 (7,200 of the 8,000 bundled training digits; the other 800 are their "
                        "validation split), on the CPU; test accuracy on the 2,000 bundled test digits, of the saved "
-                       "file loaded back as float32. Notebook 05 loads them for its comparison table.",
+                       "file loaded back as float32. Notebook 05 loads the MLP and the CNN for its comparison table; the recovery "
+                       "switches of notebooks 04 and 05 load the CNN and the LSTM.",
         "seed": SEED, "device": "cpu", "cpu_threads": torch.get_num_threads(), "torch_version": torch.__version__,
         "python_version": platform.python_version(),
     })

@@ -16,7 +16,7 @@ from course_utils import data, models, train
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = ROOT / "data" / "weights"
-MODEL_CLASSES = {"mlp": models.MLP, "cnn": models.CNN}
+MODEL_CLASSES = {"mlp": models.MLP, "cnn": models.CNN, "lstm": models.RowClassifier}
 MAX_BYTES = 3_000_000
 
 
@@ -85,28 +85,33 @@ def _committed_output(notebook: str, marker: str) -> str:
     raise LookupError(f"{notebook}: no code cell contains {marker!r}")
 
 
-def test_the_recovery_switch_of_notebook_04_loads_the_model_the_notebook_trains():
-    """With LOAD_TRAINED_CNN = True notebook 04 loads data/weights/cnn.pt: it must score what the committed run printed."""
+# notebook, its switch, the course model it loads, the cell printing the accuracy to match, and how it prints it
+RECOVERY_SWITCHES = [("04_cnn_mnist.ipynb", "LOAD_TRAINED_CNN", "cnn", "cnn_val_accuracy = ", r"CNN validation accuracy: ([0-9.]+)%"),
+                     ("05_rnn_mnist.ipynb", "LOAD_TRAINED_LSTM", "lstm", "lstm_val_accuracy = ", r"\nLSTM +[0-9,]+ +([0-9.]+)%")]
+
+
+@pytest.mark.parametrize("notebook, switch, stem, marker, pattern", RECOVERY_SWITCHES, ids=[row[0][:2] for row in RECOVERY_SWITCHES])
+def test_a_recovery_switch_loads_the_model_its_notebook_trains(notebook, switch, stem, marker, pattern):
+    """With the switch on, the notebook loads data/weights/<stem>.pt: it must score what the committed run printed."""
     import re
 
     from course_utils import deployment
 
     splits = data.load_mnist()
     _, _, val_images, val_labels = data.train_val_split(splits.train_images, splits.train_labels, val_fraction=0.1, seed=0)
-    model = deployment.load_course_weights(models.CNN(), "cnn")
+    model = deployment.load_course_weights(MODEL_CLASSES[stem](), stem)
     _, val_accuracy = train.evaluate(model, *data.to_tensors(val_images, val_labels))
-    printed = re.search(r"CNN validation accuracy: ([0-9.]+)%", _committed_output("04_cnn_mnist.ipynb", "cnn_val_accuracy = "))
-    assert printed, "notebook 04 no longer prints its CNN validation accuracy"
+    printed = re.search(pattern, _committed_output(notebook, marker))
+    assert printed, f"{notebook} no longer prints the validation accuracy the test compares with"
     assert f"{val_accuracy:.2%}" == f"{float(printed.group(1)):.2f}%", (
-        f"data/weights/cnn.pt scores {val_accuracy:.2%} on the validation digits, the committed notebook 04 "
-        f"{printed.group(1)}%: rebuild it with scripts/train_course_models.py")
-    assert "LOAD_TRAINED_CNN = False" in "".join(
-        "".join(cell["source"]) for cell in json.loads((ROOT / "notebooks" / "04_cnn_mnist.ipynb").read_text())["cells"]), (
-        "notebook 04 must train by default (the recovery switch stays False), so nbval checks the training")
+        f"data/weights/{stem}.pt scores {val_accuracy:.2%} on the validation digits, the committed {notebook} "
+        f"{printed.group(1)}%: rebuild it with scripts/train_course_models.py --only {stem}")
+    sources = "".join("".join(cell["source"]) for cell in json.loads((ROOT / "notebooks" / notebook).read_text())["cells"])
+    assert f"{switch} = False" in sources, f"{notebook} must train by default ({switch} stays False), so nbval checks the training"
 
 
 def test_an_unknown_course_model_is_refused_by_name():
     from course_utils import deployment
 
-    with pytest.raises(ValueError, match="ships weights for \\['cnn', 'mlp'\\]"):
-        deployment.load_course_weights(models.CNN(), "lstm")
+    with pytest.raises(ValueError, match="ships weights for \\['cnn', 'lstm', 'mlp'\\]"):
+        deployment.load_course_weights(models.CNN(), "gru")
