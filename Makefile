@@ -87,7 +87,7 @@ instructor: setup
 
 # Write learner/ (keeps notebooks already there; FORCE=1 rewrites them, losing a learner's work).
 learner: setup
-	$(BIN)/python scripts/learner_edition.py --out $(LEARNER) $(if $(FORCE),--force)
+	$(BIN)/python scripts/learner_edition.py --out $(LEARNER) $(if $(filter 1 yes true,$(FORCE)),--force)
 
 # After the workshop: put the solution cells back into the notebooks in learner/, keeping the learners' work.
 solutions: setup
