@@ -97,21 +97,26 @@ def learner_edition(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return edition
 
 
-def with_solutions(edition: nbformat.NotebookNode, notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """``edition`` (a learner's notebook) with each stand-in cell replaced by the solution cell it stands for."""
+def with_solutions(edition: nbformat.NotebookNode, notebook: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int, int]:
+    """``edition`` (a learner's notebook) with each stand-in cell replaced by the solution cell it stands for.
+
+    Returns (the notebook, solutions put back, stand-in cells left because no solution has their cell id).
+    """
     solutions = {cell.get("id"): cell for cell in notebook.cells if SOLUTION_TAG in cell.metadata.get("tags", [])}
     result = copy.deepcopy(edition)
-    cells = []
+    cells, added, unmatched = [], 0, 0
     for cell in result.cells:
         replaced = cell.metadata.get("course", {}).get("replaces") if STAND_IN_TAG in cell.metadata.get("tags", []) else None
         if replaced in solutions:
             solution = copy.deepcopy(solutions[replaced])
             solution.outputs, solution.execution_count = [], None
             cells.append(solution)
+            added += 1
         else:
+            unmatched += STAND_IN_TAG in cell.metadata.get("tags", [])
             cells.append(cell)
     result.cells = cells
-    return result
+    return result, added, unmatched
 
 
 def course_notebooks() -> list[Path]:
@@ -127,8 +132,13 @@ def write_editions(out: Path, *, force: bool = False, solutions: bool = False) -
         target = out / path.name
         if solutions:
             current = nbformat.read(target, as_version=4) if target.exists() else learner_edition(notebook)
-            nbformat.write(with_solutions(current, notebook), target)
-            report.append(f"{target.relative_to(out.parent)}: solutions added")
+            released, added, unmatched = with_solutions(current, notebook)
+            nbformat.write(released, target)
+            line = f"{target.relative_to(out.parent)}: {added} solution{'s' if added != 1 else ''} added"
+            if unmatched:
+                line += (f"; {unmatched} stand-in cell(s) match no solution of notebooks/{path.name} (its cells changed "
+                         "since this copy was written): compare with the instructor's edition")
+            report.append(line)
         elif target.exists() and not force:
             report.append(f"{target.relative_to(out.parent)}: kept (it may hold your work; --force rewrites it)")
         else:

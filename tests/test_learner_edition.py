@@ -106,8 +106,11 @@ def test_existing_work_is_kept_and_solutions_come_back_around_it(tmp_path):
     assert any(line.startswith(f"learner/{name}: kept") for line in report)
     assert nbformat.read(out / name, as_version=4).cells[-1].source == "My own notes."
     (out / QUICK[1]).unlink()                                         # a notebook the learner deleted
-    for _ in range(2):                                                # twice: the second run changes nothing more
-        learner_edition.write_editions(out, solutions=True)
+    report = learner_edition.write_editions(out, solutions=True)
+    expected = sum(learner_edition.SOLUTION_TAG in tags(cell) for cell in nbformat.read(ROOT / "notebooks" / name, as_version=4).cells)
+    assert f"learner/{name}: {expected} solutions added" in report, report
+    again = learner_edition.write_editions(out, solutions=True)     # a second run changes nothing more
+    assert f"learner/{name}: 0 solutions added" in again, again
     released = nbformat.read(out / name, as_version=4)
     original = nbformat.read(ROOT / "notebooks" / name, as_version=4)
     assert "return 'my answer'" in released.cells[stub].source and released.cells[-1].source == "My own notes."
@@ -119,6 +122,18 @@ def test_existing_work_is_kept_and_solutions_come_back_around_it(tmp_path):
     assert sum(learner_edition.SOLUTION_TAG in tags(cell) for cell in rebuilt.cells) > 0
     assert learner_edition.write_editions(out, force=True)[0].endswith("written")
     assert nbformat.read(out / name, as_version=4).cells[-1].source != "My own notes."
+
+
+def test_a_stand_in_whose_solution_is_gone_is_reported(tmp_path):
+    out = tmp_path / "learner"
+    learner_edition.write_editions(out)
+    name = QUICK[0]
+    work = nbformat.read(out / name, as_version=4)
+    stand_in = next(cell for cell in work.cells if learner_edition.STAND_IN_TAG in tags(cell))
+    stand_in.metadata["course"]["replaces"] = "no-such-cell"
+    nbformat.write(work, out / name)
+    line = next(line for line in learner_edition.write_editions(out, solutions=True) if name in line)
+    assert "1 stand-in cell(s) match no solution" in line, line
 
 
 def test_a_solution_cell_without_a_solution_name_is_an_error():
