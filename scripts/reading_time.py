@@ -3,7 +3,7 @@
     python scripts/reading_time.py
 
 For each notebook: words of prose (markdown cells), lines of code a learner reads (code cells other than the
-hidden solutions), exercises (cells marked ``# YOUR CODE HERE``), and from them
+hidden solutions and the Colab set-up cell, which does nothing elsewhere), exercises (cells marked ``# YOUR CODE HERE``), and from them
 
 * reading and running: words at 150 a minute (a careful pace for technical text with formulas) plus lines of
   code at 20 a minute (reading a line, running its cell, looking at what it prints), rounded to 5 minutes;
@@ -38,7 +38,7 @@ def notebook_figures(path: Path) -> dict:
         source = "".join(cell["source"])
         if cell["cell_type"] == "markdown":
             words += len(re.findall(r"\w+", source))
-        elif "solution" not in cell.get("metadata", {}).get("tags", []):
+        elif not {"solution", "colab"} & set(cell.get("metadata", {}).get("tags", [])):
             lines += sum(1 for line in source.splitlines() if line.strip())
             exercises += "# YOUR CODE HERE" in source
     reading = round5(words / WORDS_PER_MINUTE + lines / CODE_LINES_PER_MINUTE)
