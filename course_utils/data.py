@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import socket
 import zipfile
 from dataclasses import dataclass
@@ -69,7 +70,7 @@ def data_dir() -> Path:
     1. ``$COURSE_DATA_DIR``, when set (to the ``data/`` folder of a clone of the course);
     2. ``data/`` beside the package: a clone of the course, installed editable (``make lab``) or not installed;
     3. ``data/`` in the current folder or a folder above it holding the bundled digits: the package installed
-       non-editable (``pip install .``, Colab) and the notebooks run from inside a clone.
+       non-editable (``pip install .``) and the notebooks run from inside a clone.
     Raises ``DataError`` naming ``COURSE_DATA_DIR`` when none of them applies.
     """
     override = os.environ.get(DATA_DIR_VARIABLE, "").strip()
@@ -459,10 +460,15 @@ class RandomShift:
         return shifted.reshape(images.shape)
 
 
+GENERATED_PARAGRAPH = re.compile(r"<!-- ([\w-]+):start -->.*?<!-- \1:end -->\n?", re.S)
+
+
 def course_text(repository_root: str | Path | None = None) -> str:
     """The prose the course ships: markdown cells of notebooks/*.ipynb, then README.md and CONTRIBUTING.md.
 
-    Read at run time with ``json``; code cells and outputs are left out.
+    Read at run time with ``json``; code cells and outputs are left out, and so are the paragraphs a script writes
+    between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` (README's Colab links, from scripts/colab.py), so that
+    publishing the course's address does not change the text notebook 05 trains on.
     """
     root = Path(repository_root) if repository_root else course_root()
     pieces = []
@@ -477,7 +483,7 @@ def course_text(repository_root: str | Path | None = None) -> str:
                 pieces.append("".join(source) if isinstance(source, list) else source)
     for name in ("README.md", "CONTRIBUTING.md"):
         if (root / name).is_file():
-            pieces.append((root / name).read_text(encoding="utf-8"))
+            pieces.append(GENERATED_PARAGRAPH.sub("", (root / name).read_text(encoding="utf-8")))
     text = "\n\n".join(piece.strip() for piece in pieces if piece.strip())
     if not text:
         where = f" ({DATA_DIR_VARIABLE} is {os.environ[DATA_DIR_VARIABLE]!r})" if os.environ.get(DATA_DIR_VARIABLE, "").strip() else ""

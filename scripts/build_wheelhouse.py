@@ -25,7 +25,6 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
-BUILD_TOOLS = ["setuptools>=61", "wheel"]
 TORCH_PACKAGES = ("torch", "torchvision")
 
 
@@ -35,6 +34,11 @@ def _toml_loads(text: str) -> dict:
     except ModuleNotFoundError:             # Python 3.10: pip carries the same parser
         from pip._vendor import tomli as tomllib
     return tomllib.loads(text)
+
+
+def build_tools(pyproject: Path = REPOSITORY / "pyproject.toml") -> list[str]:
+    """What ``pip install -e .`` needs to build the course: pyproject.toml's build-system requirements, and wheel."""
+    return [*_toml_loads(pyproject.read_text(encoding="utf-8"))["build-system"]["requires"], "wheel"]
 
 
 def learner_requirements(pyproject: Path = REPOSITORY / "pyproject.toml") -> list[str]:
@@ -65,9 +69,9 @@ def download_commands(out: Path, *, torch: str = "default", platforms=(), python
             commands.append(pip + ["download", "--dest", str(out), "--index-url", CPU_TORCH_INDEX] + target
                             + torch_requirements)
             commands.append(pip + ["download", "--dest", str(out), "--find-links", str(out)] + target
-                            + others + BUILD_TOOLS)
+                            + others + build_tools())
         else:
-            commands.append(pip + ["download", "--dest", str(out)] + target + requirements + BUILD_TOOLS)
+            commands.append(pip + ["download", "--dest", str(out)] + target + requirements + build_tools())
     return commands
 
 

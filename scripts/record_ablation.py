@@ -2,7 +2,7 @@
 
 For maintainers, after a change to notebook 06's ablation (its rows, seeds, recipe or model)::
 
-    python scripts/record_ablation.py          # about a minute on an idle 2-core CPU
+    python scripts/record_ablation.py          # about 80 s on an idle 2-core CPU
 
 It runs the notebook's own cells in a fresh kernel on the CPU (``COURSE_DEVICE=cpu``), from the top through the
 ablation cell with the switch off, and writes each row's ``AblationResult`` (validation and test accuracy per seed,
@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "06_notebook_to_production.ipynb"
 RECORD = ROOT / "data" / "recorded" / "ablation_06.json"
 SWITCH = "LOAD_ABLATION_RESULTS = False"
-DUMP = "import dataclasses\nprint('RECORD ' + json.dumps([dataclasses.asdict(result) for result in ablation_results]))"
+DUMP = ("import dataclasses\nprint('RECORD ' + json.dumps({'threads': torch.get_num_threads(), "
+        "'rows': [dataclasses.asdict(result) for result in ablation_results]}))")
 
 
 def record(notebook_path: Path = NOTEBOOK, timeout: int = 900) -> dict:
@@ -46,13 +47,13 @@ def record(notebook_path: Path = NOTEBOOK, timeout: int = 900) -> dict:
         else:
             os.environ["COURSE_DEVICE"] = previous
     printed = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
-    rows = json.loads(printed.split("RECORD ", 1)[1])
+    recorded = json.loads(printed.split("RECORD ", 1)[1])
     return {"description": "Notebook 06's ablation, each row trained once per seed on the CPU by the notebook's own "
                            "cells (scripts/record_ablation.py); read by its recovery switch LOAD_ABLATION_RESULTS. "
                            "Accuracies are fractions on the 800 validation and 2,000 test digits; train_seconds is "
                            "the mean wall-clock time of one run.",
-            "device": "cpu", "cpu_threads": torch.get_num_threads(), "torch_version": torch.__version__,
-            "python_version": platform.python_version(), "rows": rows}
+            "device": "cpu", "cpu_threads": recorded["threads"], "torch_version": torch.__version__,
+            "python_version": platform.python_version(), "rows": recorded["rows"]}
 
 
 def main() -> None:

@@ -5,7 +5,8 @@ the address; publishing an address writes the right links and cells and nothing 
 nothing outside Colab; and, in a Python that has the course's dependencies but not the course, with a fake
 ``google.colab`` module imported as Colab imports the real one, the cell really clones this repository, installs
 it with pip (no dependencies: torch stays the one that was there), and the course then finds its data and its
-prose, in the kernel and in a new process.
+prose, in the kernel and in a new process; a fork typed in after a first run, and an address that cannot be cloned,
+stop with a message that says what to do. The clone is of this repository's last commit, not of uncommitted edits.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from course_utils import data
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("colab", ROOT / "scripts" / "colab.py")
@@ -76,8 +79,9 @@ def _run_script(root: Path, *arguments: str) -> subprocess.CompletedProcess:
 
 def test_publishing_writes_one_link_per_notebook_and_the_address_into_every_cell(course_copy):
     before = {path.name: nbformat.read(path, as_version=4) for path in NOTEBOOKS}
+    text_before = data.course_text(course_copy)
     result = _run_script(course_copy, "--repository", ADDRESS + ".git/")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0 and "push to main" in result.stdout, result.stderr
     assert colab.read_repository((course_copy / "pyproject.toml").read_text(encoding="utf-8")) == ADDRESS
     paragraph = (course_copy / "README.md").read_text(encoding="utf-8").split(colab.README_START)[1]
     for path in NOTEBOOKS:
@@ -91,6 +95,7 @@ def test_publishing_writes_one_link_per_notebook_and_the_address_into_every_cell
         for new, old in zip(published.cells, original.cells):
             if colab.CELL_TAG not in new.get("metadata", {}).get("tags", []):
                 assert new == old
+    assert data.course_text(course_copy) == text_before, "publishing must not change the prose notebook 05 trains on"
     again = _run_script(course_copy)
     assert again.returncode == 0 and "0 file(s) rewritten" in again.stdout
     assert _run_script(course_copy, "--check").returncode == 0
@@ -98,11 +103,28 @@ def test_publishing_writes_one_link_per_notebook_and_the_address_into_every_cell
 
 @pytest.mark.parametrize("address", ["https://gitlab.com/example-org/course", "http://github.com/example-org/course",
                                      "github.com/example-org/course", "https://github.com/example-org",
-                                     "https://github.com/example-org/course/tree/main", ""])
+                                     "https://github.com/example-org/course/tree/main", "https://github.com/example-org/..",
+                                     "https://github.com/-example/course", "https://github.com/exa--mple/course", ""])
 def test_an_address_colab_cannot_open_is_refused_with_the_reason(course_copy, address):
     result = _run_script(course_copy, "--repository", address)
     assert result.returncode == 2 and "Colab opens notebooks from GitHub only" in result.stderr
     assert (course_copy / "pyproject.toml").read_bytes() == (ROOT / "pyproject.toml").read_bytes()
+
+
+@pytest.mark.parametrize("pyproject", [
+    '[project]\nname = "x"\nurls = {Homepage = "https://example.org"}\n',      # an inline table: a second one breaks
+    '[project]\nname = "x"\n[project.urls]\nRepository = """https://github.com/a/b"""\n',
+])
+def test_a_pyproject_this_script_cannot_edit_safely_is_refused(pyproject):
+    with pytest.raises(ValueError, match="by hand"):
+        colab.write_repository(pyproject, ADDRESS)
+
+
+def test_write_repository_keeps_comments_and_other_quotes():
+    commented = "[project]\nname = 'x'\n\n[project.urls]  # links\nRepository = 'https://github.com/a/b'  # public\n"
+    assert colab.read_repository(commented) == "https://github.com/a/b"
+    rewritten = colab.write_repository(commented, ADDRESS)
+    assert colab.read_repository(rewritten) == ADDRESS and rewritten.count("Repository") == 1
 
 
 def test_write_repository_adds_or_replaces_the_one_line():
@@ -143,8 +165,18 @@ def test_outside_colab_the_cell_does_nothing(monkeypatch):
 FAKE_COLAB_RUN = """
 import json, os, subprocess, sys
 import google.colab  # the fake: Colab's kernels have imported the real one before the first cell runs
-cell = open(sys.argv[1], encoding="utf-8").read()
+cell, cell_for_a_fork, cell_for_a_wrong_address = (open(path, encoding="utf-8").read() for path in sys.argv[1:4])
 result = {}
+
+
+def error_of(source):
+    try:
+        exec(compile(source, "colab-cell", "exec"), {})
+    except RuntimeError as error:
+        return str(error)
+    return None
+
+
 try:
     exec(compile(cell, "colab-cell", "exec"), {})
     exec(compile(cell, "colab-cell", "exec"), {})  # run twice, as a learner re-running the cell would
@@ -152,12 +184,15 @@ try:
     from course_utils import data
     result["package"] = data.__file__
     result["data_dir"] = str(data.data_dir())
+    result["data_dir_variable"] = os.environ.get("COURSE_DATA_DIR")
     result["digits"] = len(data.load_mnist().train_labels)
     result["course_text"] = len(data.course_text())
     result["torch"] = torch.__file__
     child = subprocess.run([sys.executable, "-c", "import course_utils, sys; print(course_utils.__file__)"],
                            capture_output=True, text=True)
     result["child"] = child.stdout.strip() or child.stderr[-500:]
+    result["fork_error"] = error_of(cell_for_a_fork)
+    result["wrong_address_error"] = error_of(cell_for_a_wrong_address)
 except BaseException as error:
     result["error"] = f"{type(error).__name__}: {error}"
 print("RESULT " + json.dumps(result))
@@ -178,7 +213,8 @@ def colab_like_python(tmp_path):
     (fake / "google" / "colab" / "__init__.py").write_text('"""A stand-in for Colab\'s module, for tests."""\n')
     # A path in a .pth file joins sys.path without its own .pth files running: the editable install of the course
     # in this environment (a finder started from a .pth file) stays invisible to the new venv.
-    (Path(own_site) / "borrowed.pth").write_text(f"{sysconfig.get_paths()['purelib']}\n{fake}\n")
+    borrowed = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], str(fake)])
+    (Path(own_site) / "borrowed.pth").write_text("".join(f"{path}\n" for path in borrowed))
     return python
 
 
@@ -190,25 +226,33 @@ def test_on_colab_the_cell_clones_installs_and_the_course_finds_its_data(colab_l
     without_course = subprocess.run([str(colab_like_python), "-c", "import course_utils"], cwd=content,
                                     capture_output=True, text=True, timeout=120)
     assert without_course.returncode != 0, "the simulated Colab must not see this environment's course_utils"
-    cell = tmp_path / "cell.py"
-    cell.write_text(_cell(ROOT.as_uri()), encoding="utf-8")
+    address = ROOT.as_uri()
+    cells = {"cell.py": address,
+             "fork.py": address + "/",   # the same folder name, another address: a fork typed in after a first run
+             "wrong.py": (tmp_path / "no-such-course").as_uri()}
+    for file_name, repository in cells.items():
+        (tmp_path / file_name).write_text(_cell(repository), encoding="utf-8")
     script = tmp_path / "run.py"
     script.write_text(FAKE_COLAB_RUN, encoding="utf-8")
     env = {key: value for key, value in os.environ.items() if key not in ("COURSE_DATA_DIR", "PYTHONPATH")}
     env["PIP_NO_BUILD_ISOLATION"] = "0"  # pip's spelling of --no-build-isolation: no index needed for setuptools
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    run = subprocess.run([str(colab_like_python), str(script), str(cell)], cwd=content, env=env,
+    # Git refuses to clone a repository another user owns (CI containers) unless it is named safe.
+    env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="safe.directory", GIT_CONFIG_VALUE_0="*")
+    run = subprocess.run([str(colab_like_python), str(script), *(str(tmp_path / name) for name in cells)], cwd=content, env=env,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0 and "RESULT " in run.stdout, run.stderr[-3000:]
     result = json.loads(run.stdout.split("RESULT ", 1)[1])
     assert "error" not in result, result
-    clone = content / ROOT.name
+    clone = content / Path(address.rstrip("/")).name.removesuffix(".git")   # as the cell names it
     assert (clone / ".git").is_dir() and Path(result["package"]).is_relative_to(clone)
-    assert Path(result["data_dir"]) == clone / "data"
+    assert Path(result["data_dir"]) == clone / "data" and result["data_dir_variable"] == str(clone / "data")
     assert result["digits"] == 8000 and result["course_text"] > 100_000
     assert Path(result["child"]).is_relative_to(clone), f"a new process does not find the installed course: {result}"
     assert Path(result["torch"]).is_relative_to(sysconfig.get_paths()["purelib"]), "torch must stay Colab's own"
     assert run.stdout.count("the course is in") == 2
+    assert "from another address" in (result["fork_error"] or ""), result
+    assert "could not clone" in (result["wrong_address_error"] or "") and "public" in result["wrong_address_error"], result
 
 
 def test_on_colab_without_an_address_the_error_says_where_to_put_it(tmp_path, monkeypatch):

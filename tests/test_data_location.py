@@ -1,7 +1,7 @@
 """The data-location rule (data.data_dir): the course finds its data and prose whether installed editable or not.
 
 `make lab` installs the course editable, so data/ sits beside the package. Installed non-editable (`pip install .`,
-as on Colab or Binder), the package lives in site-packages without data/: then ``COURSE_DATA_DIR`` or the current
+not `-e`), the package lives in site-packages without data/: then ``COURSE_DATA_DIR`` or the current
 folder (inside a clone) must lead to it, and otherwise the error must name ``COURSE_DATA_DIR``. Here the course is
 really installed non-editable, into a temporary folder, and run by a Python that cannot see the editable install.
 """

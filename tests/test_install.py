@@ -115,7 +115,7 @@ def test_the_wheelhouse_commands_cover_the_course_its_dependencies_and_the_build
     assert commands[0][4:6] == ["wheel", "--no-deps"]
     assert len(commands) == 3                     # the course's wheel, then one download per platform
     for command in commands[1:]:
-        assert "--only-binary=:all:" in command and "--python-version" in command and "setuptools>=61" in command
+        assert "--only-binary=:all:" in command and "--python-version" in command and "setuptools>=77" in command
     cpu = wheelhouse.download_commands(tmp_path, torch="cpu")
     assert cpu[1][-2:] == ["torch>=2.1", "torchvision>=0.16"] and wheelhouse.CPU_TORCH_INDEX in cpu[1]
     assert not any(wheelhouse._is_torch(requirement) for requirement in cpu[2][cpu[2].index(str(tmp_path)) + 1:])

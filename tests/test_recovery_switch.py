@@ -123,10 +123,12 @@ def test_notebook_07_with_the_search_switch_on_fits_the_same_models():
     committed = nbformat.read(ROOT / "notebooks" / "07_classical_ml_and_text.ipynb", as_version=4)
     spans_cell = committed.cells[index_of(committed.cells, GRID_SPANS)].source
     _, executed, switch_index = _execute_switched(
-        "07_classical_ml_and_text.ipynb", "SKIP_GRID_SEARCH", "threshold_model = mail_pipeline", (spans_cell,))
+        "07_classical_ml_and_text.ipynb", "SKIP_GRID_SEARCH", "threshold_model = mail_pipeline",
+        (spans_cell, 'print("candidates per search:", [len(search.cv_results_["params"]) for search in searches.values()])'))
     searched = text_of(executed.cells[switch_index])
-    assert searched.count(" best {") == 5, searched
+    assert searched.count(" chosen earlier {") == 5 and " best {" not in searched, searched
+    assert "candidates per search: [1, 1, 1, 1, 1]" in text_of(executed.cells[-1]), "the switch must skip the search"
     table_cell = index_of(committed.cells, "print_table(text_results")
     assert _table_without_last_column(text_of(executed.cells[table_cell]), TEXT_HEADER) == _table_without_last_column(
         text_of(committed.cells[table_cell]), TEXT_HEADER)
-    assert "the grids were not searched" in text_of(executed.cells[-1]) and "from 0." not in text_of(executed.cells[-1])
+    assert "the grids were not searched" in text_of(executed.cells[-2]) and "from 0." not in text_of(executed.cells[-2])
