@@ -211,7 +211,7 @@ def read_model_card(card_path: str | Path) -> dict:
 
 
 def course_weights_record(stem: str) -> dict:
-    """What data/weights/models.json records about the course's trained model ``stem`` ("mlp" or "cnn")."""
+    """What data/weights/models.json records about the course's trained model ``stem`` ("mlp", "cnn" or "lstm")."""
     record = json.loads((data.data_dir() / "weights" / "models.json").read_text(encoding="utf-8"))["models"]
     if stem not in record:
         raise ValueError(f"the course ships weights for {sorted(record)}, not {stem!r}")

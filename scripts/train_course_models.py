@@ -1,7 +1,7 @@
 """Train the course's final MLP (notebook 03), CNN (notebook 04) and LSTM (notebook 05) once and save their weights.
 
 For maintainers. Notebook 05 compares feed-forward, recurrent and convolutional networks; instead of retraining
-the MLP and the CNN there (more than a minute of a 2-core CPU), it loads the weights this script saves. The
+the MLP and the CNN there (about half a minute of an idle 2-core CPU), it loads the weights this script saves. The
 recovery switches of notebooks 04 (``LOAD_TRAINED_CNN``) and 05 (``LOAD_TRAINED_LSTM``) load them too, in place of
 their longest trainings::
 

@@ -36,32 +36,6 @@ def text_of(cell) -> str:
     return "".join(output.get("text", "") for output in cell.get("outputs", []))
 
 
-@pytest.mark.parametrize("name, switch, message, accuracy_cell, pattern, last_cell", SWITCHES, ids=[row[0][:2] for row in SWITCHES])
-def test_with_the_switch_on_the_notebook_loads_the_model_and_runs_on(name, switch, message, accuracy_cell, pattern, last_cell):
-    from nbclient import NotebookClient
-
-    path = ROOT / "notebooks" / name
-    committed = nbformat.read(path, as_version=4)
-    assignment = re.compile(rf"^{switch} = False$", re.M)
-    switched = committed.cells[index_of(committed.cells, f"{switch} = False")]
-    assert len(assignment.findall(switched.source)) == 1, f"{name} must train by default ({switch} = False)"
-    printed = re.search(pattern, text_of(committed.cells[index_of(committed.cells, accuracy_cell)]))
-    assert printed, f"{name}: the committed accuracy is not printed any more"
-
-    notebook = nbformat.read(path, as_version=4)
-    switch_index = index_of(notebook.cells, f"{switch} = False")
-    notebook.cells[switch_index].source = assignment.sub(f"{switch} = True", notebook.cells[switch_index].source)
-    notebook.cells = notebook.cells[:index_of(notebook.cells, last_cell) + 1]
-    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-    errors = [f"{output.ename}: {output.evalue}" for cell in notebook.cells if cell.cell_type == "code"
-              for output in cell.outputs if output.output_type == "error"]
-    assert not errors, errors
-    assert message in text_of(notebook.cells[switch_index])
-    assert "epoch-by-epoch figures" in "".join(text_of(cell) for cell in notebook.cells[switch_index:])
-    accuracy = re.search(pattern, text_of(notebook.cells[index_of(notebook.cells, accuracy_cell)]))
-    assert accuracy and accuracy.group(1) == printed.group(1), (accuracy, printed.group(1))
-
-
 def _execute_switched(name: str, switch: str, last_cell: str, extra_cells: tuple[str, ...] = ()):
     """Notebook ``name`` with ``switch = True``, run in a fresh kernel through the cell holding ``last_cell``."""
     from nbclient import NotebookClient
@@ -79,6 +53,17 @@ def _execute_switched(name: str, switch: str, last_cell: str, extra_cells: tuple
               for output in cell.outputs if output.output_type == "error"]
     assert not errors, errors
     return nbformat.read(path, as_version=4), notebook, switch_index
+
+
+@pytest.mark.parametrize("name, switch, message, accuracy_cell, pattern, last_cell", SWITCHES, ids=[row[0][:2] for row in SWITCHES])
+def test_with_the_switch_on_the_notebook_loads_the_model_and_runs_on(name, switch, message, accuracy_cell, pattern, last_cell):
+    committed, executed, switch_index = _execute_switched(name, switch, last_cell)
+    printed = re.search(pattern, text_of(committed.cells[index_of(committed.cells, accuracy_cell)]))
+    assert printed, f"{name}: the committed accuracy is not printed any more"
+    assert message in text_of(executed.cells[switch_index])
+    assert "epoch-by-epoch figures" in "".join(text_of(cell) for cell in executed.cells[switch_index:])
+    accuracy = re.search(pattern, text_of(executed.cells[index_of(executed.cells, accuracy_cell)]))
+    assert accuracy and accuracy.group(1) == printed.group(1), (accuracy, printed.group(1))
 
 
 def _table_without_last_column(text: str, header: str) -> list[str]:
